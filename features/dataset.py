@@ -1,0 +1,153 @@
+"""A DIR of canonical tables: the one place that reads and writes them.
+
+A DIR holds ``interactions``, ``surveys`` and (optionally) ``customers`` as Parquet (or
+CSV), and a small ``dataset.json`` recording the score scale when it is not NPS 0-10, so
+every later command reading the DIR knows, say, that it holds CSAT 1-5 answers.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from features.readers import read_raw
+from features.validation import TableReport, empty_quarantine, empty_table, validate_table
+from nps_core.contracts import CONTRACTS
+from nps_core.errors import ConfigError
+from nps_core.scale import NPS_SCALE, ScoreScale
+
+TABLES = ("interactions", "surveys", "customers")
+REQUIRED_TABLES = ("interactions", "surveys")
+DATASET_FILE = "dataset.json"
+_SCALE_KEYS = ("low", "high", "detractor_max", "promoter_min")
+
+
+@dataclass(frozen=True)
+class LoadReport:
+    """What load_dataset read: the file behind each table and its row counts."""
+
+    data_dir: str
+    files: dict[str, str] = field(default_factory=dict)
+    tables: dict[str, TableReport] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        lines = [f"loaded {self.data_dir}"]
+        for name in TABLES:
+            if name in self.tables:
+                lines.append(f"  {name}: {self.tables[name].summary()} ({self.files[name]})")
+            else:
+                lines.append(f"  {name}: no file (empty table)")
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """The three canonical tables, after validation, and what was set aside."""
+
+    interactions: pd.DataFrame
+    surveys: pd.DataFrame
+    customers: pd.DataFrame
+    quarantine: pd.DataFrame
+    scale: ScoreScale = NPS_SCALE
+    report: LoadReport | None = None
+
+
+def write_tables(out_dir: Path, tables: dict[str, pd.DataFrame]) -> list[Path]:
+    """Write each named table as DIR/<name>.parquet; returns the paths written."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, frame in tables.items():
+        path = out_dir / f"{name}.parquet"
+        frame.to_parquet(path, index=False)
+        written.append(path)
+    return written
+
+
+def save_scale(out_dir: Path, scale: ScoreScale) -> Path:
+    """Record the score scale in DIR/dataset.json (other keys there are kept)."""
+    path = Path(out_dir) / DATASET_FILE
+    document = _read_dataset_file(path) if path.exists() else {}
+    document["scale"] = {key: getattr(scale, key) for key in _SCALE_KEYS}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def read_scale(data_dir: Path) -> ScoreScale:
+    """The scale recorded in DIR/dataset.json; NPS 0-10 when there is none (simulator DIRs)."""
+    path = Path(data_dir) / DATASET_FILE
+    if not path.exists():
+        return NPS_SCALE
+    scale = _read_dataset_file(path).get("scale")
+    if scale is None:
+        return NPS_SCALE
+    if not isinstance(scale, dict) or sorted(scale) != sorted(_SCALE_KEYS):
+        raise ConfigError(f"{path}: 'scale' must have exactly the keys {', '.join(_SCALE_KEYS)}")
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in scale.values()):
+        raise ConfigError(f"{path}: the 'scale' values must be whole numbers, got {scale}")
+    try:
+        return ScoreScale(**scale)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+
+
+def load_dataset(data_dir: Path) -> Dataset:
+    """Read DIR's tables and validate each against its contract, as an import does.
+
+    Rows that fail (a simulator's deliberately dirty rows, a hand-edited file) go to the
+    returned quarantine, never silently away. customers is optional.
+    """
+    data_dir = Path(data_dir)
+    if not data_dir.is_dir():
+        raise FileNotFoundError(f"data directory {data_dir} does not exist")
+    scale = read_scale(data_dir)
+    tables: dict[str, pd.DataFrame] = {}
+    quarantines = []
+    files: dict[str, str] = {}
+    reports: dict[str, TableReport] = {}
+    for name in TABLES:
+        path = table_path(data_dir, name)
+        if path is None:
+            tables[name] = empty_table(CONTRACTS[name])
+            continue
+        result = validate_table(read_raw(path), CONTRACTS[name], source=str(path), scale=scale)
+        tables[name] = result.kept
+        quarantines.append(result.quarantine)
+        files[name] = str(path)
+        reports[name] = result.report()
+    quarantine = pd.concat(quarantines, ignore_index=True) if quarantines else empty_quarantine()
+    return Dataset(
+        interactions=tables["interactions"],
+        surveys=tables["surveys"],
+        customers=tables["customers"],
+        quarantine=quarantine,
+        scale=scale,
+        report=LoadReport(data_dir=str(data_dir), files=files, tables=reports),
+    )
+
+
+def table_path(data_dir: Path, name: str) -> Path | None:
+    """DIR/<name>.parquet, else DIR/<name>.csv; None for a missing optional table."""
+    for suffix in (".parquet", ".csv"):
+        path = Path(data_dir) / f"{name}{suffix}"
+        if path.exists():
+            return path
+    if name in REQUIRED_TABLES:
+        raise FileNotFoundError(
+            f"data directory {data_dir} has no {name} table: "
+            f"expected {Path(data_dir) / f'{name}.parquet'} or {name}.csv"
+        )
+    return None
+
+
+def _read_dataset_file(path: Path) -> dict[str, object]:
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path} is not valid JSON: {exc}") from exc
+    if not isinstance(document, dict):
+        raise ConfigError(f"{path} must hold a JSON object")
+    return document

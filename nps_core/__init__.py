@@ -1,0 +1,1 @@
+"""The NPS domain: scales and segments, NPS arithmetic, table contracts, settings. No I/O."""

@@ -1,0 +1,116 @@
+"""One typed settings object, read from the environment (NPS_RISK_*) and an optional TOML file.
+
+The file is named by NPS_RISK_CONFIG. Relative paths are resolved against ``home``, which is
+the project folder when running from a checkout, so data, outputs and MLflow state land in
+the same place whatever the working directory.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+def _default_home() -> Path:
+    checkout = Path(__file__).resolve().parents[1]
+    if (checkout / "pyproject.toml").is_file() and (checkout / "nps_core").is_dir():
+        return checkout
+    return Path.cwd()
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="NPS_RISK_", extra="ignore", frozen=True)
+
+    home: Path = Field(default_factory=_default_home)
+    data_dir: Path = Path("data")
+    outputs_dir: Path = Path("outputs")
+    mlruns_dir: Path = Path("mlruns")
+    mlflow_tracking_uri: str | None = Field(
+        default=None, description="overrides the embedded SQLite store (MLFLOW_TRACKING_URI too)"
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the risk-list store; SQLite under data/ if unset",
+    )
+    model_name: str = "nps-detractor"
+    feature_lag_s: float = Field(
+        default=0.0, ge=0, description="training rows are computed this long before the answer"
+    )
+    daily_capacity: int = Field(default=50, gt=0, description="outreach calls a team makes per day")
+    control_share: float = Field(default=0.10, ge=0, lt=1)
+    api_keys: str = Field(default="", description="comma-separated SHA-256 hex digests")
+    admin_keys: str = Field(default="", description="comma-separated SHA-256 hex digests")
+    max_batch: int = Field(default=1000, gt=0)
+    max_body_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
+    random_state: int = 42
+
+    @field_validator("home")
+    @classmethod
+    def _absolute_home(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get("NPS_RISK_CONFIG")
+        if config_file:
+            if not Path(config_file).is_file():
+                from nps_core.errors import ConfigError
+
+                raise ConfigError(f"NPS_RISK_CONFIG names {config_file}, which is not a file")
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))
+        return tuple(sources)
+
+    def resolve(self, path: Path) -> Path:
+        return path if path.is_absolute() else self.home / path
+
+    @property
+    def data_path(self) -> Path:
+        return self.resolve(self.data_dir)
+
+    @property
+    def outputs_path(self) -> Path:
+        return self.resolve(self.outputs_dir)
+
+    @property
+    def mlruns_path(self) -> Path:
+        return self.resolve(self.mlruns_dir)
+
+    @property
+    def tracking_uri(self) -> str:
+        """NPS_RISK_MLFLOW_TRACKING_URI, else MLFLOW_TRACKING_URI, else SQLite in mlruns/."""
+        explicit = self.mlflow_tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")
+        return explicit or f"sqlite:///{self.mlruns_path / 'mlflow.db'}"
+
+    @property
+    def artifact_root(self) -> Path:
+        return self.mlruns_path / "artifacts"
+
+    @property
+    def store_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_path / 'nps_risk.db'}"
+
+    def key_digests(self, admin: bool = False) -> frozenset[str]:
+        raw = self.admin_keys if admin else self.api_keys
+        return frozenset(k.strip().lower() for k in raw.split(",") if k.strip())
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,45 @@
+"""Domain exceptions. Only the API and CLI layers turn them into HTTP answers or exit codes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class NpsRiskError(Exception):
+    """Base of every error this project raises on purpose."""
+
+
+class SchemaError(NpsRiskError):
+    """A file or frame does not have the shape its contract asks for."""
+
+    def __init__(self, message: str, *, source: str | None = None, column: str | None = None):
+        self.source = source
+        self.column = column
+        where = ", ".join(
+            part
+            for part in (f"file {source}" if source else "", f"column '{column}'" if column else "")
+            if part
+        )
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+class DataValidationError(NpsRiskError):
+    """One value is wrong; names the file, row, column and value so the user can fix it."""
+
+    def __init__(
+        self, message: str, *, source: str, row: int | None, column: str, value: Any
+    ) -> None:
+        self.source = source
+        self.row = row
+        self.column = column
+        self.value = value
+        at_row = f", row {row}" if row is not None else ""
+        super().__init__(f"file {source}{at_row}, column '{column}', value {value!r}: {message}")
+
+
+class ConfigError(NpsRiskError):
+    """A setting or mapping file is missing or inconsistent."""
+
+
+class ModelNotFoundError(NpsRiskError):
+    """No model is available where one was asked for."""
