@@ -1,0 +1,382 @@
+"""Point-in-time features: one row per (customer, as_of), from what was known before as_of.
+
+What becomes known when (the contract of this module):
+- a contact exists from ``opened_at``; its channel, topic, team and agent with it;
+- its first-answer delay from ``first_response_at``;
+- its outcome (resolution time, first-contact resolution, escalation, transfers, reopen,
+  extra contacts, handling time, sentiment) from ``resolved_at``: a ticket resolved at or
+  after t was open at t and its outcome is unknown;
+- a survey answer from ``responded_at``.
+"Before t" is strict everywhere; windows are [t - w, t). Each stream is indexed once by
+(customer, time) and every window is a difference of prefix sums (see ``timeindex``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from features.catalog import FeatureSpec, feature_catalog
+from features.timeindex import EventIndex, last_value, window_extreme, window_sum
+
+NS_HOUR = 3_600 * 10**9
+NS_DAY = 24 * NS_HOUR
+AGENT_HISTORY_COLUMNS = ("responded_at", "agent_id", "team", "is_detractor")
+
+
+def _ns(series: pd.Series) -> np.ndarray:
+    """UTC timestamps as int64 nanoseconds (NaT -> int64 min; mask with isna())."""
+    return series.dt.as_unit("ns").to_numpy(dtype="datetime64[ns]").view(np.int64)
+
+
+def _floats(series: pd.Series) -> np.ndarray:
+    return series.astype("Float64").to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _codes(series: pd.Series, uniques: pd.Index) -> np.ndarray:
+    """Position of each value in ``uniques`` as float (NaN if missing), for last_value()."""
+    idx = uniques.get_indexer(series.astype(object).where(series.notna(), None))
+    out = idx.astype(np.float64)
+    out[idx < 0] = np.nan
+    return out
+
+
+def _decode(codes: np.ndarray, uniques: pd.Index) -> pd.Series:
+    valid = ~np.isnan(codes)
+    values = np.full(len(codes), None, dtype=object)
+    values[valid] = uniques.to_numpy(dtype=object)[codes[valid].astype(np.int64)]
+    return pd.Series(values, dtype="str")
+
+
+def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
+
+
+class _Stream:
+    """Events of one kind for the queries: positions of every window bound, computed once."""
+
+    def __init__(
+        self,
+        codes: np.ndarray,
+        times: np.ndarray,
+        q_codes: np.ndarray,
+        q_times: np.ndarray,
+        windows: tuple[int, ...],
+        ids: Any = None,
+    ) -> None:
+        self.index = EventIndex.build(codes, times, ids)
+        self.hi = self.index.before(q_codes, q_times)
+        self.start = self.index.start(q_codes)
+        self.lo = {w: self.index.before(q_codes, q_times - w * NS_DAY) for w in windows}
+
+    def count(self, w: int | None = None) -> np.ndarray:
+        lo = self.start if w is None else self.lo[w]
+        return (self.hi - lo).astype(np.float64)
+
+    def total(self, values: np.ndarray, w: int | None = None) -> np.ndarray:
+        lo = self.start if w is None else self.lo[w]
+        return window_sum(self.index.cumsum(values), lo, self.hi)
+
+    def mean(self, values: np.ndarray, w: int | None = None) -> np.ndarray:
+        known = (~np.isnan(values)).astype(np.float64)
+        return _ratio(self.total(values, w), self.total(known, w))
+
+    def extreme(self, values: np.ndarray, w: int, *, largest: bool) -> np.ndarray:
+        return window_extreme(
+            self.index.sorted_values(values), self.lo[w], self.hi, largest=largest
+        )
+
+    def last(self, values: np.ndarray) -> np.ndarray:
+        return last_value(self.index.sorted_values(values), self.start, self.hi)
+
+    @property
+    def has_any(self) -> np.ndarray:
+        return self.hi > self.start
+
+    def last_exact(self, values: np.ndarray, missing: int) -> np.ndarray:
+        """Latest event's int64 value before t (exact, no float rounding), ``missing`` if none."""
+        if len(self.index) == 0:
+            return np.full(len(self.hi), missing, dtype=np.int64)
+        taken = self.index.sorted_values(values)[np.maximum(self.hi - 1, 0)]
+        return np.where(self.has_any, taken, missing)
+
+    def first_exact(self, values: np.ndarray, missing: int) -> np.ndarray:
+        if len(self.index) == 0:
+            return np.full(len(self.hi), missing, dtype=np.int64)
+        taken = self.index.sorted_values(values)[np.minimum(self.start, len(self.index) - 1)]
+        return np.where(self.has_any, taken, missing)
+
+
+def agent_history(
+    interactions: pd.DataFrame, surveys: pd.DataFrame, spec: FeatureSpec
+) -> pd.DataFrame:
+    """Surveys with the agent and team of the ticket that triggered them (for agent/team rates)."""
+    tickets = interactions[["interaction_id", "opened_at", "agent_id", "team"]].drop_duplicates(
+        "interaction_id"
+    )
+    linked = surveys[["interaction_id", "responded_at", "score"]].merge(
+        tickets, on="interaction_id", how="inner"
+    )
+    # An answer can only be about a ticket that existed when it was given.
+    linked = linked[linked["opened_at"] <= linked["responded_at"]]
+    return pd.DataFrame(
+        {
+            "responded_at": linked["responded_at"],
+            "agent_id": linked["agent_id"],
+            "team": linked["team"],
+            "is_detractor": spec.scale.is_detractor(linked["score"]).astype("float64"),
+        }
+    )
+
+
+def _smoothed_rate(
+    history: pd.DataFrame,
+    key: str,
+    q_keys: pd.Series,
+    q_times: np.ndarray,
+    prior_rate: np.ndarray,
+    weight: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Detractor share of each key's surveys before t, shrunk toward the overall share."""
+    known = history[history[key].notna()]
+    uniques = pd.Index(pd.unique(pd.concat([known[key], q_keys.dropna()]).astype(object)))
+    ev_codes = uniques.get_indexer(known[key].astype(object))
+    q_codes_f = _codes(q_keys, uniques)
+    has_key = ~np.isnan(q_codes_f)
+    q_codes = np.where(has_key, q_codes_f, 0).astype(np.int64)
+    stream = _Stream(ev_codes, _ns(known["responded_at"]), q_codes, q_times, ())
+    n = np.where(has_key, stream.count(), np.nan)
+    detractors = np.where(has_key, stream.total(known["is_detractor"].to_numpy(np.float64)), np.nan)
+    prior = np.nan_to_num(prior_rate, nan=0.0)
+    rate = (detractors + weight * prior) / (n + weight)
+    rate[np.isnan(prior_rate) & (n == 0)] = np.nan
+    return rate, n
+
+
+def compute_features(
+    interactions: pd.DataFrame,
+    surveys: pd.DataFrame,
+    customers: pd.DataFrame,
+    queries: pd.DataFrame,
+    spec: FeatureSpec,
+    history: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Feature rows for ``queries`` (customer_id, as_of), in the queries' order and index.
+
+    ``history`` is the agent/team survey history (see ``agent_history``); by default it is
+    derived from ``interactions`` and ``surveys``. The online path passes the service's.
+    """
+    if history is None:
+        history = agent_history(interactions, surveys, spec)
+    windows = spec.windows_days
+    long = spec.long_window
+    q_times = _ns(queries["as_of"])
+    ids = pd.Index(
+        pd.unique(
+            pd.concat(
+                [queries["customer_id"], interactions["customer_id"], surveys["customer_id"]],
+                ignore_index=True,
+            ).astype(object)
+        )
+    )
+    q_codes = ids.get_indexer(queries["customer_id"].astype(object))
+    i_codes = ids.get_indexer(interactions["customer_id"].astype(object))
+    out: dict[str, np.ndarray | pd.Series] = {}
+
+    opened = _ns(interactions["opened_at"])
+    opened_h = (opened - (opened.min() if len(opened) else 0)) / NS_HOUR
+    t0 = opened.min() if len(opened) else 0
+    q_h = (q_times - t0) / NS_HOUR
+
+    # --- contacts, by opened_at --------------------------------------------------------
+    interaction_ids = interactions["interaction_id"].array
+    contacts = _Stream(i_codes, opened, q_codes, q_times, windows, interaction_ids)
+    sorted_codes = contacts.index.sorted_values(i_codes)
+    sorted_opened = contacts.index.sorted_values(opened)
+    repeat_sorted = np.zeros(len(sorted_opened))
+    if len(sorted_opened) > 1:
+        same = sorted_codes[1:] == sorted_codes[:-1]
+        gap = sorted_opened[1:] - sorted_opened[:-1]
+        repeat_sorted[1:] = same & (gap <= spec.repeat_within_days * NS_DAY)
+    repeat = np.empty_like(repeat_sorted)
+    repeat[contacts.index.order] = repeat_sorted
+    for w in windows:
+        out[f"contacts_{w}d"] = contacts.count(w)
+        out[f"repeat_contacts_{w}d"] = contacts.total(repeat, w)
+    total_contacts = contacts.count()
+    out["contacts_total"] = total_contacts
+    has_contact = contacts.has_any
+    last_opened = contacts.last_exact(opened, 0)
+    out["days_since_last_contact"] = np.where(has_contact, (q_times - last_opened) / NS_DAY, np.nan)
+    first_opened = contacts.first_exact(opened, 0)
+    out["days_since_first_contact"] = np.where(
+        has_contact, (q_times - first_opened) / NS_DAY, np.nan
+    )
+    channel = interactions["channel"]
+    long_count = contacts.count(long)
+    for ch in spec.channels:
+        out[f"share_{ch}_{long}d"] = _ratio(
+            contacts.total((channel == ch).to_numpy(dtype=np.float64, na_value=0.0), long),
+            long_count,
+        )
+    categorical_last: list[tuple[str, str]] = [
+        ("last_channel", "channel"),
+        ("last_category", "category"),
+        ("last_team", "team"),
+        *((f"last_{extra}", extra) for extra in spec.extra_categoricals),
+    ]
+    for name, column in categorical_last:
+        source = (
+            interactions[column]
+            if column in interactions
+            else pd.Series([None] * len(interactions), dtype="str")
+        )
+        uniques = pd.Index(pd.unique(source.dropna().astype(object)))
+        out[name] = _decode(contacts.last(_codes(source, uniques)), uniques)
+
+    # --- open work at t: contacts opened before t minus those answered / resolved before t -
+    responded_mask = interactions["first_response_at"].notna().to_numpy()
+    resolved_mask = interactions["resolved_at"].notna().to_numpy()
+    first_resp = _ns(interactions["first_response_at"])
+    resolved = _ns(interactions["resolved_at"])
+    responses = _Stream(
+        i_codes[responded_mask], first_resp[responded_mask], q_codes, q_times, windows
+    )
+    outcomes = _Stream(
+        i_codes[resolved_mask],
+        resolved[resolved_mask],
+        q_codes,
+        q_times,
+        windows,
+        interaction_ids[resolved_mask],
+    )
+    open_now = total_contacts - outcomes.count()
+    out["open_tickets"] = open_now
+    open_opened_h = contacts.total(opened_h) - outcomes.total(opened_h[resolved_mask])
+    out["open_ticket_mean_age_h"] = np.where(
+        open_now > 0, q_h - _ratio(open_opened_h, open_now), 0.0
+    )
+    out["awaiting_first_response"] = total_contacts - responses.count()
+    never = np.iinfo(np.int64).max
+    last_fr = contacts.last_exact(np.where(responded_mask, first_resp, never), never)
+    waited_until = np.where(last_fr < q_times, last_fr, q_times)
+    out["last_contact_response_wait_h"] = np.where(
+        has_contact, (waited_until - last_opened) / NS_HOUR, np.nan
+    )
+
+    # --- first answers, by first_response_at ----------------------------------------------
+    delay_h = ((first_resp - opened) / NS_HOUR)[responded_mask]
+    for w in windows:
+        out[f"mean_first_response_h_{w}d"] = responses.mean(delay_h, w)
+    for w in windows[1:]:
+        out[f"max_first_response_h_{w}d"] = responses.extreme(delay_h, w, largest=True)
+
+    # --- outcomes, by resolved_at ---------------------------------------------------------
+    def col(name: str, transform: Callable[[np.ndarray], np.ndarray] | None = None) -> np.ndarray:
+        values = (
+            _floats(interactions[name])[resolved_mask]
+            if name in interactions
+            else np.full(int(resolved_mask.sum()), np.nan)
+        )
+        return transform(values) if transform else values
+
+    fcr = col("first_contact_resolved")
+    failed = np.where(np.isnan(fcr), np.nan, 1.0 - fcr)
+    escalated = col("escalated")
+    transfers = col("transfers")
+    reopened = col("reopened")
+    extra = col("contacts", lambda v: np.clip(v - 1, 0, None))
+    resolution_h = ((resolved - opened) / NS_HOUR)[resolved_mask]
+    handle_min = col("handle_time_s", lambda v: v / 60.0)
+    sentiment = col("sentiment")
+    for w in windows:
+        out[f"resolved_{w}d"] = outcomes.count(w)
+        out[f"fcr_rate_{w}d"] = outcomes.mean(fcr, w)
+        out[f"failed_fcr_{w}d"] = outcomes.total(failed, w)
+        out[f"escalations_{w}d"] = outcomes.total(escalated, w)
+        out[f"transfers_{w}d"] = outcomes.total(transfers, w)
+        out[f"reopened_{w}d"] = outcomes.total(reopened, w)
+        out[f"extra_contacts_{w}d"] = outcomes.total(extra, w)
+        out[f"mean_resolution_h_{w}d"] = outcomes.mean(resolution_h, w)
+        out[f"mean_sentiment_{w}d"] = outcomes.mean(sentiment, w)
+    for w in windows[1:]:
+        out[f"max_resolution_h_{w}d"] = outcomes.extreme(resolution_h, w, largest=True)
+        out[f"mean_handle_time_min_{w}d"] = outcomes.mean(handle_min, w)
+        out[f"min_sentiment_{w}d"] = outcomes.extreme(sentiment, w, largest=False)
+    out["escalations_total"] = outcomes.total(escalated)
+    out["last_sentiment"] = outcomes.last(sentiment)
+    recent = windows[1] if len(windows) > 1 else windows[0]
+    known_sent = (~np.isnan(sentiment)).astype(np.float64)
+    cs_sent, cs_known = outcomes.index.cumsum(sentiment), outcomes.index.cumsum(known_sent)
+    older = _ratio(
+        window_sum(cs_sent, outcomes.lo[long], outcomes.lo[recent]),
+        window_sum(cs_known, outcomes.lo[long], outcomes.lo[recent]),
+    )
+    out["sentiment_trend"] = outcomes.mean(sentiment, recent) - older
+
+    # --- earlier answers, by responded_at ---------------------------------------------------
+    s_codes = ids.get_indexer(surveys["customer_id"].astype(object))
+    answers = _Stream(
+        s_codes, _ns(surveys["responded_at"]), q_codes, q_times, (), surveys["response_id"].array
+    )
+    scores = _floats(surveys["score"])
+    out["prior_surveys"] = answers.count()
+    out["prior_detractor_answers"] = answers.total(
+        spec.scale.is_detractor(surveys["score"]).to_numpy(dtype=np.float64, na_value=0.0)
+    )
+    out["last_score"] = answers.last(scores)
+    last_answer = answers.last_exact(_ns(surveys["responded_at"]), 0)
+    out["days_since_last_survey"] = np.where(
+        answers.has_any, (q_times - last_answer) / NS_DAY, np.nan
+    )
+
+    # --- agent and team history -------------------------------------------------------------
+    everyone = _Stream(
+        np.zeros(len(history), dtype=np.int64),
+        _ns(history["responded_at"]),
+        np.zeros(len(q_times), dtype=np.int64),
+        q_times,
+        (),
+    )
+    overall = _ratio(everyone.total(history["is_detractor"].to_numpy(np.float64)), everyone.count())
+    agent_uniques = pd.Index(pd.unique(interactions["agent_id"].dropna().astype(object)))
+    last_agent = _decode(
+        contacts.last(_codes(interactions["agent_id"], agent_uniques)), agent_uniques
+    )
+    rate, n = _smoothed_rate(
+        history, "agent_id", last_agent, q_times, overall, spec.agent_prior_weight
+    )
+    out["last_agent_detractor_rate"], out["last_agent_prior_surveys"] = rate, n
+    team_rate, _ = _smoothed_rate(
+        history, "team", out["last_team"], q_times, overall, spec.agent_prior_weight
+    )  # type: ignore[arg-type]
+    out["last_team_detractor_rate"] = team_rate
+
+    # --- the customer ----------------------------------------------------------------------
+    attrs = queries[["customer_id"]].merge(
+        customers[["customer_id", "segment", "plan", "region", "signup_at"]].drop_duplicates(
+            "customer_id"
+        ),
+        on="customer_id",
+        how="left",
+    )
+    for name in ("segment", "plan", "region"):
+        out[name] = attrs[name].astype("str").reset_index(drop=True)
+    signup = _ns(attrs["signup_at"]).astype(np.float64)
+    signup[attrs["signup_at"].isna().to_numpy()] = np.nan
+    out["tenure_days"] = np.where(signup < q_times, (q_times - signup) / NS_DAY, np.nan)
+
+    catalog = feature_catalog(spec)
+    frame = pd.DataFrame({name: _as_column(out[name], catalog[name].kind) for name in catalog})
+    frame.index = queries.index
+    return frame
+
+
+def _as_column(values: np.ndarray | pd.Series, kind: str) -> pd.Series:
+    if kind == "categorical":
+        return pd.Series(values).reset_index(drop=True).astype("str")
+    return pd.Series(np.asarray(values, dtype=np.float64))

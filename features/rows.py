@@ -1,0 +1,144 @@
+"""The three ways features are asked for: training rows, a daily snapshot, one customer online.
+
+All three call ``compute_features``; only the (customer, as_of) queries differ. That is what
+makes training/serving parity hold by construction (and it is tested anyway).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import numpy as np
+import pandas as pd
+
+from features.catalog import FeatureSpec
+from features.pipeline import compute_features
+from nps_core.contracts import INTERACTIONS
+from nps_core.scale import NPS_SCALE, ScoreScale
+
+LABEL_COLUMNS = (
+    "response_id",
+    "customer_id",
+    "as_of",
+    "responded_at",
+    "score",
+    "nps_segment",
+    "is_detractor",
+    "channel",
+)
+
+
+def as_of_timestamp(value: str | date | datetime | pd.Timestamp) -> pd.Timestamp:
+    """A bare date means 00:00 UTC of that day (what was known when the day began)."""
+    stamp = pd.Timestamp(value)
+    if stamp.tzinfo is None:
+        return stamp.tz_localize("UTC").as_unit("ns")
+    return stamp.tz_convert("UTC").as_unit("ns")
+
+
+def learn_spec(
+    interactions: pd.DataFrame,
+    scale: ScoreScale = NPS_SCALE,
+    *,
+    max_channels: int = 8,
+    min_share: float = 0.01,
+    max_levels: int = 100,
+) -> FeatureSpec:
+    """Channels and passthrough categoricals worth a feature, from training data only."""
+    shares = interactions["channel"].value_counts(normalize=True)
+    channels = tuple(str(c) for c in shares[shares >= min_share].index[:max_channels])
+    extras = tuple(
+        c
+        for c in interactions.columns
+        if c not in INTERACTIONS.names
+        and (interactions[c].dtype == object or pd.api.types.is_string_dtype(interactions[c]))
+        and 1 < interactions[c].nunique() <= max_levels
+    )
+    return FeatureSpec(channels=channels, extra_categoricals=extras, scale=scale)
+
+
+def internal_ids(customers: pd.DataFrame) -> pd.Index:
+    flagged = customers["is_internal"].fillna(False).astype(bool)
+    return pd.Index(customers.loc[flagged, "customer_id"])
+
+
+def build_training_rows(
+    interactions: pd.DataFrame,
+    surveys: pd.DataFrame,
+    customers: pd.DataFrame,
+    spec: FeatureSpec,
+    *,
+    lag_s: float = 0.0,
+) -> pd.DataFrame:
+    """One row per survey answer (internal accounts left out): labels, then features as of
+    the answer time minus ``lag_s``."""
+    answers = surveys[~surveys["customer_id"].isin(internal_ids(customers))]
+    answers = answers[spec.scale.on_scale(answers["score"])].sort_values(
+        ["responded_at", "response_id"], kind="stable"
+    )
+    answers = answers.reset_index(drop=True)
+    queries = pd.DataFrame(
+        {
+            "customer_id": answers["customer_id"],
+            "as_of": answers["responded_at"] - pd.Timedelta(seconds=lag_s),
+        }
+    )
+    features = compute_features(interactions, surveys, customers, queries, spec)
+    labels = pd.DataFrame(
+        {
+            "response_id": answers["response_id"],
+            "customer_id": answers["customer_id"],
+            "as_of": queries["as_of"],
+            "responded_at": answers["responded_at"],
+            "score": answers["score"],
+            "nps_segment": spec.scale.classify(answers["score"]).astype("str"),
+            "is_detractor": spec.scale.is_detractor(answers["score"]).astype("int8"),
+            "channel": answers["channel"].fillna(features["last_channel"]),
+        }
+    )
+    return pd.concat([labels, features], axis=1)
+
+
+def active_customers(
+    interactions: pd.DataFrame,
+    surveys: pd.DataFrame,
+    customers: pd.DataFrame,
+    as_of: pd.Timestamp,
+    *,
+    active_days: int = 180,
+) -> pd.Index:
+    """Customers seen (a contact or an answer) in the ``active_days`` before as_of, not
+    internal and not churned by then."""
+    since = as_of - pd.Timedelta(days=active_days)
+    seen = pd.concat(
+        [
+            interactions.loc[
+                interactions["opened_at"].between(since, as_of, inclusive="left"), "customer_id"
+            ],
+            surveys.loc[
+                surveys["responded_at"].between(since, as_of, inclusive="left"), "customer_id"
+            ],
+        ]
+    )
+    churned = customers.loc[customers["churned_at"] < as_of, "customer_id"]
+    keep = pd.Index(pd.unique(seen.astype(object))).difference(pd.Index(internal_ids(customers)))
+    return keep.difference(pd.Index(churned.astype(object))).sort_values()
+
+
+def snapshot_as_of(
+    interactions: pd.DataFrame,
+    surveys: pd.DataFrame,
+    customers: pd.DataFrame,
+    as_of: pd.Timestamp,
+    spec: FeatureSpec,
+    *,
+    active_days: int = 180,
+) -> pd.DataFrame:
+    """One row per active customer, keyed by customer_id, as of one time."""
+    ids = active_customers(interactions, surveys, customers, as_of, active_days=active_days)
+    queries = pd.DataFrame(
+        {"customer_id": pd.Series(ids, dtype="str"), "as_of": np.full(len(ids), as_of)}
+    )
+    queries["as_of"] = pd.to_datetime(queries["as_of"], utc=True).dt.as_unit("ns")
+    features = compute_features(interactions, surveys, customers, queries, spec)
+    return pd.concat([queries, features], axis=1)

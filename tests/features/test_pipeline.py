@@ -1,0 +1,337 @@
+"""Point-in-time correctness of the feature pipeline, by brute force and by property."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from features.catalog import FeatureSpec, feature_catalog
+from features.online import OnlineCustomer, online_features
+from features.pipeline import agent_history, compute_features
+from features.rows import as_of_timestamp, build_training_rows, snapshot_as_of
+from tests.features.strategies import CUSTOMER_IDS, at, interaction_rows, survey_rows, tables
+
+SPEC = FeatureSpec(channels=("chat", "email", "phone"))
+DAY = pd.Timedelta(days=1)
+HOUR = pd.Timedelta(hours=1)
+
+
+def queries_at(minute: int) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "customer_id": pd.Series(CUSTOMER_IDS, dtype="str"),
+            "as_of": [at(minute)] * len(CUSTOMER_IDS),
+        }
+    )
+
+
+def same(a: float, b: float) -> bool:
+    return (math.isnan(a) and math.isnan(b)) or a == pytest.approx(b, rel=1e-9, abs=1e-9)
+
+
+def brute_force(rows: list[dict], surveys: list[dict], customer: str, t: pd.Timestamp) -> dict:
+    """The definitions, written out row by row with no cleverness."""
+    mine = [r for r in rows if r["customer_id"] == customer]
+    opened = [r for r in mine if r["opened_at"] < t]
+    in30 = [r for r in opened if r["opened_at"] >= t - 30 * DAY]
+    resolved = [r for r in mine if r["resolved_at"] is not None and r["resolved_at"] < t]
+    res30 = [r for r in resolved if r["resolved_at"] >= t - 30 * DAY]
+    answered30 = [
+        r
+        for r in mine
+        if r["first_response_at"] is not None and t - 30 * DAY <= r["first_response_at"] < t
+    ]
+    fcr_known = [r for r in res30 if r["first_contact_resolved"] is not None]
+    sentiments = [r["sentiment"] for r in res30 if r["sentiment"] is not None]
+    prior = sorted(
+        (s for s in surveys if s["customer_id"] == customer and s["responded_at"] < t),
+        key=lambda s: s["responded_at"],
+    )
+    last = max(opened, key=lambda r: r["opened_at"], default=None)
+    # agent rate: surveys before t whose triggering ticket had the latest contact's agent
+    by_id = {r["interaction_id"]: r for r in rows}
+    before = [
+        s
+        for s in surveys
+        if s["responded_at"] < t
+        and s["interaction_id"] in by_id
+        and by_id[s["interaction_id"]]["opened_at"]
+        <= s["responded_at"]  # rates a ticket that existed
+    ]
+    overall = sum(s["score"] <= 6 for s in before) / len(before) if before else math.nan
+    agent_rate = math.nan
+    last_agents = (
+        {r["agent_id"] for r in opened if r["opened_at"] == last["opened_at"]} if last else set()
+    )
+    if last is not None and len(last_agents) == 1 and last["agent_id"] is not None:
+        theirs = [s for s in before if by_id[s["interaction_id"]]["agent_id"] == last["agent_id"]]
+        if not (math.isnan(overall) and not theirs):
+            agent_rate = (
+                sum(s["score"] <= 6 for s in theirs) + 10 * (0 if math.isnan(overall) else overall)
+            ) / (len(theirs) + 10)
+    return {
+        "contacts_30d": len(in30),
+        "contacts_total": len(opened),
+        "open_tickets": len(opened) - len(resolved),
+        "awaiting_first_response": sum(
+            r["first_response_at"] is None or r["first_response_at"] >= t for r in opened
+        ),
+        "escalations_30d": sum(r["escalated"] is True for r in res30),
+        "failed_fcr_30d": sum(r["first_contact_resolved"] is False for r in res30),
+        "transfers_30d": sum(r["transfers"] for r in res30),
+        "fcr_rate_30d": sum(r["first_contact_resolved"] for r in fcr_known) / len(fcr_known)
+        if fcr_known
+        else math.nan,
+        "mean_first_response_h_30d": float(
+            np.mean([(r["first_response_at"] - r["opened_at"]) / HOUR for r in answered30])
+        )
+        if answered30
+        else math.nan,
+        "max_resolution_h_30d": max(
+            ((r["resolved_at"] - r["opened_at"]) / HOUR for r in res30), default=math.nan
+        ),
+        "min_sentiment_30d": min(sentiments, default=math.nan),
+        "days_since_last_contact": (t - last["opened_at"]) / DAY if last else math.nan,
+        "prior_surveys": len(prior),
+        "days_since_last_survey": (t - prior[-1]["responded_at"]) / DAY if prior else math.nan,
+        "last_agent_detractor_rate": agent_rate,
+        "_ambiguous_last": len(last_agents) > 1,
+    }
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_features_match_the_definitions(data):
+    rows = data.draw(interaction_rows())
+    surveys = data.draw(survey_rows(len(rows)))
+    minute = data.draw(st.integers(0, 60 * 24 * 100))
+    inter, surv, cust = tables(rows, surveys)
+    got = compute_features(inter, surv, cust, queries_at(minute), SPEC)
+    for k, customer in enumerate(CUSTOMER_IDS):
+        expected = brute_force(rows, surveys, customer, at(minute))
+        ambiguous = expected.pop("_ambiguous_last")
+        for name, value in expected.items():
+            if ambiguous and name == "last_agent_detractor_rate":
+                continue  # two contacts at the same minute: "latest" is a tie, either is right
+            assert same(got[name].iloc[k], float(value)), (customer, name, got[name].iloc[k], value)
+
+
+def _future_changes(rows, surveys, minute, draw):
+    """Rows as they might look later: history before t untouched, everything else free."""
+    t = at(minute)
+    changed = []
+    for r in rows:
+        r = dict(r)
+        if r["opened_at"] >= t:
+            r["channel"] = draw(st.sampled_from(["chat", "social"]))
+            r["agent_id"] = draw(st.sampled_from(["a0", "a9", None]))
+            r["opened_at"] = max(t, r["opened_at"] - 5 * HOUR)
+        resolved_before_t = r["resolved_at"] is not None and r["resolved_at"] < t
+        if not resolved_before_t and (
+            r["first_response_at"] is None or r["first_response_at"] >= t
+        ):
+            r["first_response_at"] = draw(
+                st.sampled_from([None, max(t, r["opened_at"]) + 2 * HOUR])
+            )
+        if not resolved_before_t:
+            r["resolved_at"] = draw(st.sampled_from([None, max(t, r["opened_at"]) + 30 * HOUR]))
+            r["escalated"] = draw(st.sampled_from([True, False, None]))
+            r["sentiment"] = draw(st.sampled_from([-1.0, 0.7, None]))
+            r["first_contact_resolved"] = draw(st.sampled_from([True, False]))
+            r["transfers"] = 9
+        if (
+            not resolved_before_t
+            and r["first_response_at"] is not None
+            and r["resolved_at"] is not None
+        ):
+            r["resolved_at"] = max(r["resolved_at"], r["first_response_at"])
+        changed.append(r)
+    n_new = draw(st.integers(0, 4))
+    for j in range(n_new):
+        new_open = t + draw(st.integers(0, 3000)) * pd.Timedelta(minutes=1)
+        changed.append(
+            {
+                **changed[0],
+                "interaction_id": f"new{j}",
+                "opened_at": new_open,
+                "resolved_at": new_open + HOUR,
+                "first_response_at": new_open,
+                "customer_id": draw(st.sampled_from(CUSTOMER_IDS)),
+            }
+            if changed
+            else {}
+        )
+    changed = [r for r in changed if r]
+    later_surveys = [dict(s) for s in surveys if s["responded_at"] < t] + [
+        {
+            "response_id": f"late{j}",
+            "customer_id": draw(st.sampled_from(CUSTOMER_IDS)),
+            "responded_at": t + j * HOUR,
+            "score": draw(st.integers(0, 10)),
+            "interaction_id": "i0",
+        }
+        for j in range(draw(st.integers(0, 3)))
+    ]
+    return changed, later_surveys
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_what_happens_at_or_after_t_never_changes_features_at_t(data):
+    rows = data.draw(interaction_rows())
+    surveys = data.draw(survey_rows(len(rows)))
+    minute = data.draw(st.integers(0, 60 * 24 * 100))
+    before = compute_features(*tables(rows, surveys), queries_at(minute), SPEC)
+    later_rows, later_surveys = _future_changes(rows, surveys, minute, data.draw)
+    after = compute_features(*tables(later_rows, later_surveys), queries_at(minute), SPEC)
+    pd.testing.assert_frame_equal(before, after)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.data())
+def test_row_order_changes_nothing(data):
+    rows = data.draw(interaction_rows())
+    surveys = data.draw(survey_rows(len(rows)))
+    minute = data.draw(st.integers(0, 60 * 24 * 100))
+    inter, surv, cust = tables(rows, surveys)
+    expected = compute_features(inter, surv, cust, queries_at(minute), SPEC)
+    seed = data.draw(st.integers(0, 2**16))
+    shuffled = compute_features(
+        inter.sample(frac=1, random_state=seed),
+        surv.sample(frac=1, random_state=seed + 1),
+        cust.sample(frac=1, random_state=seed + 2),
+        queries_at(minute),
+        SPEC,
+    )
+    pd.testing.assert_frame_equal(expected, shuffled)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.data())
+def test_online_equals_batch_for_each_customer(data):
+    rows = data.draw(interaction_rows())
+    surveys = data.draw(survey_rows(len(rows)))
+    minute = data.draw(st.integers(0, 60 * 24 * 100))
+    inter, surv, cust = tables(rows, surveys)
+    batch = compute_features(inter, surv, cust, queries_at(minute), SPEC)
+    requests = [
+        OnlineCustomer(
+            customer_id=c,
+            as_of=at(minute),
+            interactions=[
+                {k: v for k, v in r.items() if k != "customer_id"}
+                for r in rows
+                if r["customer_id"] == c
+            ],
+            surveys=[s for s in surveys if s["customer_id"] == c],
+            attributes=cust[cust.customer_id == c].drop(columns="customer_id").iloc[0].to_dict(),
+        )
+        for c in CUSTOMER_IDS
+    ]
+    online = online_features(requests, SPEC, agent_history(inter, surv, SPEC))
+    pd.testing.assert_frame_equal(online.reset_index(drop=True), batch.reset_index(drop=True))
+
+
+def test_tie_rules_from_the_design():
+    t = at(10_000)
+    rows = [
+        {
+            "interaction_id": "at_t",
+            "customer_id": "c0",
+            "channel": "chat",
+            "opened_at": t,
+            "resolved_at": t + HOUR,
+        },
+        {
+            "interaction_id": "edge",
+            "customer_id": "c0",
+            "channel": "chat",
+            "opened_at": t - 30 * DAY,
+            "resolved_at": t,
+            "escalated": True,
+        },
+        {
+            "interaction_id": "old",
+            "customer_id": "c0",
+            "channel": "chat",
+            "opened_at": t - 30 * DAY - pd.Timedelta(1, "ns"),
+            "resolved_at": t - HOUR,
+            "escalated": True,
+        },
+    ]
+    f = compute_features(*tables(rows, []), queries_at(10_000), SPEC).iloc[0]
+    assert f["contacts_30d"] == 1  # opened exactly at t - 30d is inside; exactly at t is not
+    assert f["contacts_total"] == 2
+    assert f["open_tickets"] == 1  # resolved exactly at t still counts as open
+    assert (
+        f["escalations_30d"] == 1
+    )  # only the ticket resolved before t; the edge one is unknown yet
+
+
+def test_catalog_describes_every_column_and_nothing_uses_comments():
+    inter, surv, cust = tables([], [])
+    got = compute_features(inter, surv, cust, queries_at(0), SPEC)
+    catalog = feature_catalog(SPEC)
+    assert list(got.columns) == list(catalog)
+    assert all(info.description and "{value}" in info.template for info in catalog.values())
+    assert not [c for c in got.columns if "comment" in c or "remark" in c]
+
+
+def test_training_rows_exclude_internal_accounts_and_their_own_answer():
+    rows = [
+        {
+            "interaction_id": "i0",
+            "customer_id": "c0",
+            "channel": "chat",
+            "opened_at": at(0),
+            "resolved_at": at(60),
+        }
+    ]
+    surveys = [
+        {
+            "response_id": "r0",
+            "customer_id": "c0",
+            "responded_at": at(120),
+            "score": 2,
+            "interaction_id": "i0",
+        },
+        {"response_id": "r1", "customer_id": "c1", "responded_at": at(130), "score": 9},
+    ]
+    inter, surv, cust = tables(rows, surveys)
+    cust = cust.assign(is_internal=pd.array([False, True, False], dtype="boolean"))
+    train = build_training_rows(inter, surv, cust, SPEC)
+    assert train["response_id"].tolist() == ["r0"]
+    row = train.iloc[0]
+    assert row["is_detractor"] == 1 and row["nps_segment"] == "detractor"
+    assert row["prior_surveys"] == 0  # the answer being predicted is not its own history
+    assert row["channel"] == "chat"
+
+
+def test_snapshot_is_one_row_per_active_customer():
+    rows = [
+        {"interaction_id": "i0", "customer_id": "c0", "channel": "chat", "opened_at": at(0)},
+        {
+            "interaction_id": "i1",
+            "customer_id": "c1",
+            "channel": "chat",
+            "opened_at": at(0) - 400 * DAY,
+        },
+        {
+            "interaction_id": "i2",
+            "customer_id": "c2",
+            "channel": "chat",
+            "opened_at": at(0) + 10 * DAY,
+        },
+    ]
+    inter, surv, cust = tables(rows, [])
+    snap = snapshot_as_of(inter, surv, cust, as_of_timestamp("2026-03-05"), SPEC)
+    assert snap["customer_id"].tolist() == ["c0"]  # c1 long inactive, c2 not yet seen
+    assert snap["as_of"].iloc[0] == pd.Timestamp("2026-03-05", tz="UTC")
+
+
+def test_bare_date_means_midnight_utc():
+    assert as_of_timestamp("2026-11-20") == pd.Timestamp("2026-11-20T00:00:00Z")
+    assert as_of_timestamp("2026-11-20T09:00:00+02:00") == pd.Timestamp("2026-11-20T07:00:00Z")
