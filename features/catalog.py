@@ -331,6 +331,79 @@ def feature_catalog(spec: FeatureSpec) -> dict[str, FeatureInfo]:
             monotone=1,
         )
     )
+    # The latest resolved ticket: usually the one a survey rates, and the freshest memory.
+    add(
+        FeatureInfo(
+            "last_resolved_failed_fcr",
+            "the latest resolved ticket was not fixed at the first contact (1 = yes)",
+            "the latest ticket was not solved at first contact (flag {value})",
+            monotone=1,
+        )
+    )
+    add(
+        FeatureInfo(
+            "last_resolved_escalated",
+            "the latest resolved ticket was escalated (1 = yes)",
+            "the latest ticket was escalated (flag {value})",
+            monotone=1,
+        )
+    )
+    add(
+        FeatureInfo(
+            "last_resolved_transfers",
+            "transfers on the latest resolved ticket",
+            "{value} transfers on the latest ticket",
+            monotone=1,
+        )
+    )
+    add(
+        FeatureInfo(
+            "last_resolved_extra_contacts",
+            "extra contacts the latest resolved ticket cost the customer",
+            "{value} extra contacts on the latest ticket",
+            monotone=1,
+        )
+    )
+    add(
+        FeatureInfo(
+            "last_resolved_reopened",
+            "the latest resolved ticket had been reopened (1 = yes)",
+            "the latest ticket was reopened (flag {value})",
+            monotone=1,
+        )
+    )
+    add(
+        FeatureInfo(
+            "last_resolved_resolution_h",
+            "hours the latest resolved ticket took to resolve",
+            "the latest ticket took {value} hours to resolve",
+            monotone=1,
+        )
+    )
+    add(
+        FeatureInfo(
+            "last_resolved_first_response_h",
+            "hours the latest resolved ticket waited for a first answer",
+            "the latest ticket waited {value} hours for a first answer",
+            monotone=1,
+        )
+    )
+    add(
+        FeatureInfo(
+            "last_resolved_channel",
+            "channel of the latest resolved ticket",
+            "latest resolved ticket came by {value}",
+            kind="categorical",
+        )
+    )
+    add(
+        FeatureInfo(
+            "last_resolved_team",
+            "team of the latest resolved ticket",
+            "latest resolved ticket handled by team {value}",
+            kind="categorical",
+        )
+    )
     add(
         FeatureInfo(
             "last_sentiment",

@@ -308,6 +308,18 @@ def compute_features(
         out[f"mean_handle_time_min_{w}d"] = outcomes.mean(handle_min, w)
         out[f"min_sentiment_{w}d"] = outcomes.extreme(sentiment, w, largest=False)
     out["escalations_total"] = outcomes.total(escalated)
+    out["last_resolved_failed_fcr"] = outcomes.last(failed)
+    out["last_resolved_escalated"] = outcomes.last(escalated)
+    out["last_resolved_transfers"] = outcomes.last(transfers)
+    out["last_resolved_extra_contacts"] = outcomes.last(extra)
+    out["last_resolved_reopened"] = outcomes.last(reopened)
+    out["last_resolved_resolution_h"] = outcomes.last(resolution_h)
+    first_resp_h = np.where(responded_mask, (first_resp - opened) / NS_HOUR, np.nan)[resolved_mask]
+    out["last_resolved_first_response_h"] = outcomes.last(first_resp_h)
+    for name, column in (("last_resolved_channel", "channel"), ("last_resolved_team", "team")):
+        source = interactions[column]
+        uniques = pd.Index(pd.unique(source.dropna().astype(object)))
+        out[name] = _decode(outcomes.last(_codes(source, uniques)[resolved_mask]), uniques)
     out["last_sentiment"] = outcomes.last(sentiment)
     recent = windows[1] if len(windows) > 1 else windows[0]
     known_sent = (~np.isnan(sentiment)).astype(np.float64)
