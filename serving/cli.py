@@ -38,6 +38,96 @@ def _cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_features(args: argparse.Namespace) -> int:
+    from features.dataset import load_dataset
+    from features.rows import as_of_timestamp, build_training_rows, learn_spec, snapshot_as_of
+    from nps_core.config import get_settings
+
+    dataset = load_dataset(args.data)
+    spec = learn_spec(dataset.interactions, dataset.scale)
+    if args.as_of:
+        as_of = as_of_timestamp(args.as_of)
+        frame = snapshot_as_of(
+            dataset.interactions, dataset.surveys, dataset.customers, as_of, spec
+        )
+        what = f"snapshot of {len(frame):,} active customers as of {as_of.isoformat()}"
+    else:
+        frame = build_training_rows(
+            dataset.interactions,
+            dataset.surveys,
+            dataset.customers,
+            spec,
+            lag_s=get_settings().feature_lag_s,
+        )
+        what = f"{len(frame):,} training rows (one per survey answer)"
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    if args.out.suffix == ".csv":
+        frame.to_csv(args.out, index=False)
+    else:
+        frame.to_parquet(args.out, index=False)
+    print(f"{what}, {frame.shape[1]} columns -> {args.out}")
+    if len(dataset.quarantine):
+        print(f"{len(dataset.quarantine):,} bad rows were set aside while loading {args.data}")
+    return 0
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from nps_core.config import get_settings
+    from training.workflow import train_from_data, train_from_table, write_metrics
+
+    settings = get_settings()
+    if args.table:
+        if not args.label or not args.id:
+            raise NpsRiskError("--table needs --label COLUMN and --id COLUMN")
+        outcome = train_from_table(
+            settings,
+            args.table,
+            label=args.label,
+            id_column=args.id,
+            time_column=args.time,
+            k=args.k,
+        )
+    elif args.data:
+        outcome = train_from_data(settings, args.data, test_from=args.test_from, k=args.k)
+    else:
+        raise NpsRiskError("train needs --data DIR or --table FILE")
+    m = outcome.metrics_json
+    t, lr, rule = m["test"], m["baselines"]["logistic"], m["baselines"]["one_rule"]
+    print(
+        f"registered {m['model_name']} version {m['model_version']} as challenger (run {m['run_id']})"
+    )
+    print(
+        f"test period from {m['split']['test_from'] or '(random hold-out)'}: {m['split']['rows_test']:,} answers"
+    )
+    print(
+        f"  LightGBM  ROC-AUC {t['roc_auc']:.3f} [{t['roc_auc_low']:.3f}, {t['roc_auc_high']:.3f}]  PR-AUC {t['pr_auc']:.3f}  Brier {t['brier']:.4f}  ECE {t['ece']:.3f}"
+    )
+    print(
+        f"  logistic  ROC-AUC {lr['roc_auc']:.3f}  PR-AUC {lr['pr_auc']:.3f}  Brier {lr['brier']:.4f}"
+    )
+    print(
+        f"  one rule  ROC-AUC {rule['roc_auc']:.3f}  PR-AUC {rule['pr_auc']:.3f}  Brier {rule['brier']:.4f}"
+    )
+    if m.get("truth_roc_auc"):
+        print(
+            f"  simulator's true probabilities ROC-AUC {m['truth_roc_auc']:.3f} (model/truth {t['roc_auc'] / m['truth_roc_auc']:.3f})"
+        )
+    print(f"report: {outcome.report}")
+    if args.metrics_out:
+        write_metrics(args.metrics_out, m)
+        print(f"metrics -> {args.metrics_out}")
+    return 0
+
+
+def _cmd_promote(args: argparse.Namespace) -> int:
+    from nps_core.config import get_settings
+    from training.registry import promote
+
+    decision = promote(get_settings(), tolerance=args.tolerance)
+    print(decision.reason)
+    return 0 if decision.promoted or not args.strict else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="nps-risk",
@@ -60,6 +150,36 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mapping", type=Path, required=True, help="TOML column mapping")
     p.add_argument("--out", type=Path, required=True)
     p.set_defaults(handler=_cmd_import)
+
+    p = sub.add_parser(
+        "features", help="training rows (one per answer), or a snapshot with --as-of"
+    )
+    p.add_argument("--data", type=Path, required=True, help="a DIR written by simulate or import")
+    p.add_argument("--out", type=Path, required=True, help=".parquet or .csv")
+    p.add_argument("--as-of", help="snapshot time; a bare DATE means 00:00 UTC of that day")
+    p.set_defaults(handler=_cmd_features)
+
+    p = sub.add_parser("train", help="train LightGBM and baselines, report, register a challenger")
+    p.add_argument("--data", type=Path, help="a DIR written by simulate or import")
+    p.add_argument(
+        "--test-from", help="start of the test period (default: the newest 20%% of answers)"
+    )
+    p.add_argument("--table", type=Path, help="bring your own feature table (CSV or Parquet)")
+    p.add_argument("--label", help="label column of --table (yes/no, true/false, 1/0)")
+    p.add_argument("--id", help="id column of --table")
+    p.add_argument(
+        "--time", help="time column of --table (without it: a stratified random hold-out)"
+    )
+    p.add_argument("--k", type=int, help="daily outreach capacity for precision/recall at k")
+    p.add_argument("--metrics-out", type=Path, help="write the test metrics as JSON")
+    p.set_defaults(handler=_cmd_train)
+
+    p = sub.add_parser("promote", help="challenger -> champion, if it earns it")
+    p.add_argument(
+        "--tolerance", type=float, default=0.0, help="ROC-AUC the challenger may trail by"
+    )
+    p.add_argument("--strict", action="store_true", help="exit 1 when nothing is promoted")
+    p.set_defaults(handler=_cmd_promote)
     return parser
 
 

@@ -1,0 +1,64 @@
+"""Probability calibration fitted on held-out scores only, stored as plain numbers.
+
+Isotonic when the calibration set is large enough to support it, Platt scaling otherwise.
+Stored as arrays so the model file needs no pickled scikit-learn object.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from sklearn.isotonic import IsotonicRegression
+from sklearn.linear_model import LogisticRegression
+
+Method = Literal["auto", "isotonic", "sigmoid"]
+ISOTONIC_MIN_ROWS = 1000
+
+
+@dataclass
+class Calibrator:
+    method: Method = "auto"
+
+    def fit(self, scores: np.ndarray, y: np.ndarray) -> Calibrator:
+        scores = np.asarray(scores, dtype=np.float64)
+        y = np.asarray(y, dtype=np.float64)
+        method = self.method
+        if method == "auto":
+            method = "isotonic" if len(y) >= ISOTONIC_MIN_ROWS else "sigmoid"
+        self.method_ = method
+        if method == "isotonic":
+            iso = IsotonicRegression(out_of_bounds="clip", y_min=1e-4, y_max=1 - 1e-4).fit(
+                scores, y
+            )
+            self.x_ = np.asarray(iso.X_thresholds_, dtype=np.float64)
+            self.y_ = np.asarray(iso.y_thresholds_, dtype=np.float64)
+        else:
+            logit = _logit(scores).reshape(-1, 1)
+            lr = LogisticRegression(C=1e6).fit(logit, y)
+            self.x_ = np.array([float(lr.coef_[0, 0])])
+            self.y_ = np.array([float(lr.intercept_[0])])
+        return self
+
+    def transform(self, scores: np.ndarray) -> np.ndarray:
+        scores = np.asarray(scores, dtype=np.float64)
+        if self.method_ == "isotonic":
+            return np.interp(scores, self.x_, self.y_)
+        return 1.0 / (1.0 + np.exp(-(self.x_[0] * _logit(scores) + self.y_[0])))
+
+    def to_dict(self) -> dict[str, object]:
+        return {"method": self.method_, "x": self.x_.tolist(), "y": self.y_.tolist()}
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, object]) -> Calibrator:
+        cal = cls(method=raw["method"])  # type: ignore[arg-type]
+        cal.method_ = raw["method"]  # type: ignore[assignment]
+        cal.x_ = np.asarray(raw["x"], dtype=np.float64)
+        cal.y_ = np.asarray(raw["y"], dtype=np.float64)
+        return cal
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))

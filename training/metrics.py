@@ -1,0 +1,129 @@
+"""Evaluation on a hold-out: discrimination with intervals, calibration, and what a team
+with a daily outreach capacity would actually get (precision/recall at k, lift by decile).
+"""
+
+from __future__ import annotations
+
+import math
+from statistics import NormalDist
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import average_precision_score, brier_score_loss, log_loss
+
+
+def _midrank(x: np.ndarray) -> np.ndarray:
+    return pd.Series(x).rank(method="average").to_numpy()
+
+
+def auc_with_ci(
+    y: np.ndarray, p: np.ndarray, confidence: float = 0.95
+) -> tuple[float, float, float]:
+    """ROC-AUC with DeLong's variance (fast, no resampling); NaN when one class is absent."""
+    y = np.asarray(y).astype(bool)
+    pos, neg = p[y], p[~y]
+    m, n = len(pos), len(neg)
+    if m == 0 or n == 0:
+        return math.nan, math.nan, math.nan
+    all_rank = _midrank(np.concatenate([pos, neg]))
+    pos_rank, neg_rank = _midrank(pos), _midrank(neg)
+    auc = (all_rank[:m].sum() - m * (m + 1) / 2) / (m * n)
+    v10 = (all_rank[:m] - pos_rank) / n  # structural components
+    v01 = 1 - (all_rank[m:] - neg_rank) / m
+    var = (np.var(v10, ddof=1) / m if m > 1 else 0.0) + (np.var(v01, ddof=1) / n if n > 1 else 0.0)
+    half = NormalDist().inv_cdf(0.5 + confidence / 2) * math.sqrt(max(var, 0.0))
+    return float(auc), float(max(0.0, auc - half)), float(min(1.0, auc + half))
+
+
+def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 10) -> float:
+    """Weighted mean |observed rate - mean prediction| over equal-count bins of prediction."""
+    if len(y) == 0:
+        return math.nan
+    order = np.argsort(p, kind="stable")
+    chunks = np.array_split(order, min(bins, len(order)))
+    return float(sum(len(c) * abs(y[c].mean() - p[c].mean()) for c in chunks if len(c)) / len(y))
+
+
+def calibration_table(y: np.ndarray, p: np.ndarray, bins: int = 10) -> pd.DataFrame:
+    order = np.argsort(p, kind="stable")
+    rows = [
+        {"mean_predicted": float(p[c].mean()), "observed_rate": float(y[c].mean()), "n": len(c)}
+        for c in np.array_split(order, min(bins, max(len(order), 1)))
+        if len(c)
+    ]
+    return pd.DataFrame(rows)
+
+
+def lift_by_decile(y: np.ndarray, p: np.ndarray) -> pd.DataFrame:
+    """Decile 1 = the riskiest tenth; lift = its Detractor rate over the overall rate."""
+    order = np.argsort(-p, kind="stable")
+    base = y.mean() if len(y) else math.nan
+    rows = []
+    for d, chunk in enumerate(np.array_split(order, 10), start=1):
+        if len(chunk):
+            rate = float(y[chunk].mean())
+            rows.append(
+                {
+                    "decile": d,
+                    "n": len(chunk),
+                    "detractor_rate": rate,
+                    "lift": rate / base if base else math.nan,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def at_k(y: np.ndarray, p: np.ndarray, k: int) -> tuple[float, float]:
+    """Precision and recall when a team calls the k riskiest. Scores tied at the cut are
+    taken at their average hit rate (the expectation under a random tie-break), so the
+    figure never depends on row order."""
+    if len(y) == 0:
+        return math.nan, math.nan
+    k = min(k, len(y))
+    cut = np.sort(p)[::-1][k - 1]
+    above = p > cut
+    tied = p == cut
+    hits = float(y[above].sum()) + (k - int(above.sum())) * float(y[tied].mean())
+    positives = float(y.sum())
+    return hits / k, hits / positives if positives else math.nan
+
+
+def evaluate(y: np.ndarray, p: np.ndarray, *, k: int) -> dict[str, float]:
+    """The headline metrics of one model on one set of rows."""
+    y = np.asarray(y, dtype=np.int64)
+    p = np.clip(np.asarray(p, dtype=np.float64), 1e-6, 1 - 1e-6)
+    auc, lo, hi = auc_with_ci(y, p)
+    both = len(np.unique(y)) == 2
+    precision, recall = at_k(y, p, k)
+    deciles = lift_by_decile(y, p)
+    return {
+        "n": float(len(y)),
+        "detractor_rate": float(y.mean()) if len(y) else math.nan,
+        "roc_auc": auc,
+        "roc_auc_low": lo,
+        "roc_auc_high": hi,
+        "pr_auc": float(average_precision_score(y, p)) if both else math.nan,
+        "brier": float(brier_score_loss(y, p)) if len(y) else math.nan,
+        "log_loss": float(log_loss(y, p, labels=[0, 1])) if len(y) else math.nan,
+        "ece": expected_calibration_error(y, p),
+        f"precision_at_{k}": precision,
+        f"recall_at_{k}": recall,
+        "lift_top_decile": float(deciles["lift"].iloc[0]) if len(deciles) else math.nan,
+    }
+
+
+def evaluate_by(
+    frame: pd.DataFrame, y: np.ndarray, p: np.ndarray, by: str, *, k: int, min_rows: int = 30
+) -> pd.DataFrame:
+    """The same metrics per group (channel, segment); groups under ``min_rows`` are flagged."""
+    rows: list[dict[str, Any]] = []
+    keys = frame[by].astype("str").fillna("(missing)").to_numpy()
+    for key in pd.unique(keys):
+        mask = keys == key
+        group_k = max(1, round(k * mask.mean()))  # the group's share of the daily capacity
+        metrics = evaluate(y[mask], p[mask], k=group_k)
+        metrics["precision_at_k"] = metrics.pop(f"precision_at_{group_k}")
+        metrics["recall_at_k"] = metrics.pop(f"recall_at_{group_k}")
+        rows.append({by: key, "k": group_k, **metrics, "low_sample": int(mask.sum()) < min_rows})
+    return pd.DataFrame(rows).sort_values("n", ascending=False, ignore_index=True)

@@ -1,0 +1,341 @@
+"""`nps-risk train`: from a data DIR (or your own feature table) to a registered challenger.
+
+I/O lives here: reading the data, writing the report, logging to the registry. The fitting
+and evaluation are in ``train`` and stay pure.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import tempfile
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from features.catalog import FeatureInfo, FeatureSpec, feature_catalog
+from features.dataset import load_dataset
+from features.pipeline import agent_history
+from features.rows import LABEL_COLUMNS, as_of_timestamp, build_training_rows, learn_spec
+from nps_core.config import Settings
+from nps_core.errors import NpsRiskError, SchemaError
+from training.metrics import auc_with_ci
+from training.model import LgbmParams
+from training.registry import LoggedModel, log_and_register
+from training.split import Split, split_by_time, split_stratified
+from training.train import TrainResult, fit_and_evaluate
+
+TRUE_LABELS = {"1", "true", "yes", "y", "t", "detractor"}
+FALSE_LABELS = {"0", "false", "no", "n", "f", "not detractor", "non-detractor"}
+
+
+@dataclass
+class TrainOutcome:
+    result: TrainResult
+    logged: LoggedModel
+    report: Path
+    metrics_json: dict[str, Any]
+
+
+def _profile(frame: pd.DataFrame, features: list[str]) -> dict[str, Any]:
+    """What the model was trained on, for the run's record (and for drift checks later)."""
+    numeric = frame[features].select_dtypes("number")
+    return {
+        "rows": len(frame),
+        "missing_share": {c: float(frame[c].isna().mean()) for c in features},
+        "numeric": {
+            c: {
+                "mean": float(numeric[c].mean()),
+                "p50": float(numeric[c].median()),
+                "p99": float(numeric[c].quantile(0.99)),
+            }
+            for c in numeric.columns
+            if numeric[c].notna().any()
+        },
+    }
+
+
+def _features_table(features: list[str], catalog: dict[str, FeatureInfo]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {
+                "feature": f,
+                "kind": catalog[f].kind if f in catalog else "?",
+                "monotone": catalog[f].monotone if f in catalog else 0,
+                "description": catalog[f].description if f in catalog else f,
+            }
+            for f in features
+        ]
+    )
+
+
+def _finish(
+    settings: Settings,
+    result: TrainResult,
+    *,
+    source: str,
+    spec: FeatureSpec | None,
+    catalog: dict[str, FeatureInfo],
+    params: LgbmParams,
+    rows: pd.DataFrame,
+    history: pd.DataFrame | None,
+    k: int,
+) -> TrainOutcome:
+    from training.plots import write_plots
+    from training.report import write_report
+
+    trained_at = datetime.now(UTC).isoformat(timespec="seconds")
+    split = result.split.describe()
+    test_metrics = result.metrics["lightgbm"]
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        plots = write_plots(result, folder / "plots")
+        context = {"data": source, **split, "trained at": trained_at, "outreach capacity k": k}
+        if result.truth_auc is not None:
+            context["true-probability ROC-AUC (simulator)"] = f"{result.truth_auc:.3f}"
+        report = write_report(
+            result,
+            plots,
+            folder / "report",
+            title="nps-risk: Detractor model evaluation",
+            context=context,
+        )
+        tables = folder / "tables"
+        tables.mkdir()
+        _features_table(result.features, catalog).to_csv(tables / "features.csv", index=False)
+        result.drivers.to_csv(tables / "drivers.csv", index=False)
+        result.deciles.to_csv(tables / "lift_by_decile.csv", index=False)
+        result.calibration.to_csv(tables / "calibration.csv", index=False)
+        for group, frame in result.by_group.items():
+            frame.to_csv(tables / f"metrics_by_{group}.csv", index=False)
+        (tables / "data_profile.json").write_text(
+            json.dumps(_profile(rows, result.features), indent=1)
+        )
+        metrics: dict[str, float] = {}
+        for model_name, values in result.metrics.items():
+            metrics.update({f"test_{model_name}_{k_}": v for k_, v in values.items()})
+        metrics.update({f"test_{k_}": v for k_, v in test_metrics.items()})
+        metrics.update({f"valid_{k_}": v for k_, v in result.valid_metrics.items()})
+        if result.truth_auc is not None:
+            metrics["test_truth_roc_auc"] = result.truth_auc
+            metrics["test_auc_ratio_to_truth"] = test_metrics["roc_auc"] / result.truth_auc
+        meta = {
+            "trained_at": trained_at,
+            "source": source,
+            "split": split,
+            "spec": spec.as_dict() if spec else None,
+            "test_metrics": {k_: v for k_, v in test_metrics.items() if np.isfinite(v)},
+            "baselines": {
+                m: {k_: v for k_, v in result.metrics[m].items() if np.isfinite(v)}
+                for m in ("logistic", "one_rule")
+            },
+        }
+        logged = log_and_register(
+            settings,
+            result.model,
+            params={
+                **asdict(params),
+                **{f"split_{k_}": v for k_, v in split.items()},
+                "source": source,
+                "features": len(result.features),
+                "k": k,
+            },
+            metrics=metrics,
+            meta=meta,
+            artifacts={"plots": folder / "plots", "report": folder / "report", "tables": tables},
+            holdout=result.test_rows,
+            history=history,
+            tags={"source": source, "python": platform.python_version()},
+        )
+        summary = {
+            "test": {k_: v for k_, v in test_metrics.items()},
+            "baselines": {m: result.metrics[m] for m in ("logistic", "one_rule")},
+            "split": split,
+            "model_name": logged.name,
+            "model_version": logged.version,
+            "run_id": logged.run_id,
+            "truth_roc_auc": result.truth_auc,
+        }
+        report_copy = settings.outputs_path / "reports" / f"model-v{logged.version}.html"
+        report_copy.parent.mkdir(parents=True, exist_ok=True)
+        report_copy.write_bytes(report.read_bytes())
+    return TrainOutcome(result=result, logged=logged, report=report_copy, metrics_json=summary)
+
+
+def train_from_data(
+    settings: Settings,
+    data_dir: Path,
+    *,
+    test_from: str | None = None,
+    k: int | None = None,
+    params: LgbmParams | None = None,
+) -> TrainOutcome:
+    """Point-in-time training rows from a data DIR, a time split, fit, report, register."""
+    dataset = load_dataset(data_dir)
+    spec = learn_spec(dataset.interactions, dataset.scale)
+    rows = build_training_rows(
+        dataset.interactions, dataset.surveys, dataset.customers, spec, lag_s=settings.feature_lag_s
+    )
+    if rows.empty:
+        raise NpsRiskError(f"{data_dir} yields no training rows: no survey answers on the scale")
+    catalog = feature_catalog(spec)
+    features = list(catalog)
+    categorical = [f for f in features if catalog[f].kind == "categorical"]
+    y = rows["is_detractor"].to_numpy(dtype=np.int64)
+    split = split_by_time(
+        rows["responded_at"], test_from=None if test_from is None else as_of_timestamp(test_from)
+    )
+    params = params or LgbmParams(random_state=settings.random_state)
+    k = k or settings.daily_capacity
+    result = fit_and_evaluate(
+        rows,
+        y,
+        split,
+        features,
+        categorical,
+        catalog=catalog,
+        params=params,
+        k=k,
+        keep_columns=("response_id", "customer_id", "responded_at"),
+    )
+    truth_path = Path(data_dir) / "truth.parquet"
+    if truth_path.is_file():
+        truth = pd.read_parquet(truth_path).set_index("response_id")["p_detractor"]
+        p_true = truth.reindex(result.test_rows["response_id"]).to_numpy()
+        known = ~np.isnan(p_true)
+        result.truth_auc = auc_with_ci(result.test_rows["label"].to_numpy()[known], p_true[known])[
+            0
+        ]
+    history = agent_history(dataset.interactions, dataset.surveys, spec)
+    return _finish(
+        settings,
+        result,
+        source=str(data_dir),
+        spec=spec,
+        catalog=catalog,
+        params=params,
+        rows=rows,
+        history=history,
+        k=k,
+    )
+
+
+def parse_labels(values: pd.Series, column: str, source: str) -> np.ndarray:
+    """Yes/No, True/False, 1/0 (any case) -> 1/0; anything else is a clear error."""
+    text = values.astype("str").str.strip().str.lower()
+    bad = text[~text.isin(TRUE_LABELS | FALSE_LABELS)]
+    if not bad.empty:
+        row = int(bad.index[0]) + 1
+        raise SchemaError(
+            f"row {row}: label value {values.loc[bad.index[0]]!r} is not one of yes/no, true/false, 1/0",
+            source=source,
+            column=column,
+        )
+    return text.isin(TRUE_LABELS).to_numpy(dtype=np.int64)
+
+
+def train_from_table(
+    settings: Settings,
+    table: Path,
+    *,
+    label: str,
+    id_column: str,
+    time_column: str | None = None,
+    k: int | None = None,
+    params: LgbmParams | None = None,
+) -> TrainOutcome:
+    """Bring your own feature table: every other column is a feature (text -> categorical)."""
+    from features.readers import read_raw
+
+    raw = read_raw(table)
+    for needed in [label, id_column, *([time_column] if time_column else [])]:
+        if needed not in raw.columns:
+            raise SchemaError(
+                f"no such column (columns: {', '.join(map(str, raw.columns))})",
+                source=str(table),
+                column=needed,
+            )
+    y = parse_labels(raw[label], label, str(table))
+    frame = raw.drop(columns=[label])
+    features = [c for c in frame.columns if c not in {id_column, time_column}]
+    categorical = []
+    for c in features:
+        as_number = pd.to_numeric(frame[c].replace("", None), errors="coerce")
+        if as_number.notna().sum() >= 0.95 * frame[c].replace("", None).notna().sum():
+            frame[c] = as_number.astype("float64")
+        else:
+            categorical.append(c)
+            frame[c] = frame[c].astype("str").replace("", None)
+    if time_column:
+        times = pd.to_datetime(frame[time_column], utc=True, errors="coerce")
+        if times.isna().any():
+            row = int(times[times.isna()].index[0]) + 1
+            raise SchemaError(
+                f"row {row}: value {frame[time_column].iloc[row - 1]!r} is not a timestamp",
+                source=str(table),
+                column=time_column,
+            )
+        frame[time_column] = times
+        split: Split = split_by_time(times)
+    else:
+        split = split_stratified(y, seed=settings.random_state)
+    frame = (
+        frame.rename(columns={id_column: "customer_id"}) if id_column != "customer_id" else frame
+    )
+    params = params or LgbmParams(random_state=settings.random_state, use_monotone=False)
+    k = k or settings.daily_capacity
+    keep = ("customer_id", *((time_column,) if time_column else ()))
+    result = fit_and_evaluate(
+        frame,
+        y,
+        split,
+        features,
+        categorical,
+        params=params,
+        k=k,
+        group_columns=(),
+        keep_columns=keep,
+    )
+    return _finish(
+        settings,
+        result,
+        source=str(table),
+        spec=None,
+        catalog={},
+        params=params,
+        rows=frame,
+        history=None,
+        k=k,
+    )
+
+
+def _json_safe(value: Any) -> Any:
+    """NaN and infinities are not JSON: they become null."""
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, float | np.floating):
+        return float(value) if np.isfinite(value) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+def write_metrics(path: Path, summary: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(_json_safe(summary), indent=1, default=str))
+
+
+__all__ = [
+    "LABEL_COLUMNS",
+    "TrainOutcome",
+    "parse_labels",
+    "train_from_data",
+    "train_from_table",
+    "write_metrics",
+]
