@@ -11,7 +11,7 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -28,14 +28,16 @@ def _default_home() -> Path:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="NPS_RISK_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(env_prefix="NPS_RISK_", extra="ignore", frozen=True, populate_by_name=True)
 
     home: Path = Field(default_factory=_default_home)
     data_dir: Path = Path("data")
     outputs_dir: Path = Path("outputs")
     mlruns_dir: Path = Path("mlruns")
     mlflow_tracking_uri: str | None = Field(
-        default=None, description="overrides the embedded SQLite store (MLFLOW_TRACKING_URI too)"
+        default=None,
+        validation_alias=AliasChoices("NPS_RISK_MLFLOW_TRACKING_URI", "MLFLOW_TRACKING_URI", "mlflow_tracking_uri"),
+        description="an MLflow server or store instead of the embedded SQLite one; read once, here",
     )
     database_url: str | None = Field(
         default=None,
@@ -95,8 +97,11 @@ class Settings(BaseSettings):
     @property
     def tracking_uri(self) -> str:
         """NPS_RISK_MLFLOW_TRACKING_URI, else MLFLOW_TRACKING_URI, else SQLite in mlruns/."""
-        explicit = self.mlflow_tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")
-        return explicit or f"sqlite:///{self.mlruns_path / 'mlflow.db'}"
+        return self.mlflow_tracking_uri or f"sqlite:///{self.mlruns_path / 'mlflow.db'}"
+
+    @property
+    def embedded_tracking(self) -> bool:
+        return self.mlflow_tracking_uri is None
 
     @property
     def artifact_root(self) -> Path:

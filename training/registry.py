@@ -42,11 +42,17 @@ def configure(settings: Settings) -> Any:
     uri = settings.tracking_uri
     if uri.startswith("sqlite:///"):
         Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    previous = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
+    for key, value in previous.items():  # MLflow writes these into the environment; undo it
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
     if mlflow.get_experiment_by_name(EXPERIMENT) is None:
-        local = uri.startswith("sqlite:///") and not os.environ.get("MLFLOW_TRACKING_URI")
-        location = settings.artifact_root.as_uri() if local else None
+        # the embedded store keeps artifacts in mlruns/ whatever the working directory
+        location = settings.artifact_root.as_uri() if settings.embedded_tracking else None
         mlflow.create_experiment(EXPERIMENT, artifact_location=location)
     mlflow.set_experiment(EXPERIMENT)
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
