@@ -128,6 +128,38 @@ def _cmd_promote(args: argparse.Namespace) -> int:
     return 0 if decision.promoted or not args.strict else 1
 
 
+def _cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from nps_core.config import get_settings
+    from serving.app import create_app
+
+    settings = get_settings()
+    if not settings.key_digests() and not settings.key_digests(admin=True):
+        print(
+            "warning: no API keys configured (NPS_RISK_API_KEYS): every /v1 request will be refused; see `nps-risk keygen`",
+            file=sys.stderr,
+        )
+    uvicorn.run(
+        create_app(settings),
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        access_log=args.access_log,
+    )
+    return 0
+
+
+def _cmd_keygen(args: argparse.Namespace) -> int:
+    from serving.auth import new_key
+
+    key, digest = new_key()
+    print(f"key (give to the client, shown once): {key}")
+    print(f"digest (configure on the server):     {digest}")
+    print(f"e.g. export NPS_RISK_{'ADMIN_' if args.admin else ''}API_KEYS={digest}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="nps-risk",
@@ -180,6 +212,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--strict", action="store_true", help="exit 1 when nothing is promoted")
     p.set_defaults(handler=_cmd_promote)
+
+    p = sub.add_parser("serve", help="the HTTP API (POST /v1/predict, OpenAPI page at /docs)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--log-level", default="info")
+    p.add_argument("--access-log", action="store_true", help="log every request")
+    p.set_defaults(handler=_cmd_serve)
+
+    p = sub.add_parser("keygen", help="a new API key and the digest the server stores")
+    p.add_argument("--admin", action="store_true", help="print the admin variable name")
+    p.set_defaults(handler=_cmd_keygen)
     return parser
 
 

@@ -1,0 +1,119 @@
+"""The HTTP API, made by ``create_app(settings)``; uvicorn runs it.
+
+The champion is loaded at start through ``training.registry.load_model`` (the one loader).
+A reload builds a complete new ``ServingModel`` off the event loop, then swaps one
+reference: requests in flight keep the model they started with, none fails.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from nps_core.config import Settings, get_settings
+from nps_core.errors import NpsRiskError
+from serving.observability import BodyLimitMiddleware, Metrics, MetricsMiddleware
+from serving.predictor import InputError, ServingModel
+from training.registry import CHAMPION, load_model
+
+log = logging.getLogger("nps_risk.serving")
+
+
+@dataclass
+class ModelHolder:
+    current: ServingModel | None = None
+    error: str | None = None
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+def build_serving_model(settings: Settings, *, use_cache: bool = True) -> ServingModel:
+    return ServingModel(load_model(settings, CHAMPION, use_cache=use_cache))
+
+
+def _validation_detail(exc: RequestValidationError) -> list[dict[str, object]]:
+    """Where and what, without echoing inputs or internal objects."""
+    return [
+        {
+            "loc": list(e.get("loc", ())),
+            "msg": str(e.get("msg", "")),
+            "type": str(e.get("type", "")),
+        }
+        for e in exc.errors()
+    ]
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    metrics = Metrics()
+    holder = ModelHolder()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            served = await run_in_threadpool(build_serving_model, settings)
+            holder.current = served
+            metrics.set_model(served.loaded.name, served.version, served.loaded.source)
+            log.info(
+                "serving %s version %s (%s)",
+                served.loaded.name,
+                served.version,
+                served.loaded.source,
+            )
+        except NpsRiskError as exc:
+            holder.error = str(exc)
+            log.error("no model to serve: %s", exc)
+        yield
+
+    app = FastAPI(
+        title="nps-risk",
+        version="0.1.0",
+        summary="Which customers are about to become NPS Detractors, why, and what to do.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.metrics = metrics
+    app.state.holder = holder
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse(
+            {"error": "invalid request", "detail": _validation_detail(exc)}, status_code=422
+        )
+
+    @app.exception_handler(InputError)
+    async def _bad_input(request: Request, exc: InputError) -> JSONResponse:
+        return JSONResponse(
+            {
+                "error": str(exc),
+                "detail": [{"loc": exc.loc, "msg": str(exc), "type": "value_error"}],
+            },
+            status_code=422,
+        )
+
+    @app.exception_handler(HTTPException)
+    async def _http(request: Request, exc: HTTPException) -> JSONResponse:
+        return JSONResponse(
+            {"error": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers
+        )
+
+    @app.exception_handler(Exception)
+    async def _crash(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s", request.url.path)
+        return JSONResponse(
+            {"error": "internal error; the server log has the details"}, status_code=500
+        )
+
+    from serving.routes import router
+
+    app.include_router(router)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    return app

@@ -1,0 +1,171 @@
+"""Routes of the API; every /v1 route needs an API key, admin routes an admin key."""
+
+from __future__ import annotations
+
+import numpy as np
+from fastapi import APIRouter, HTTPException, Request, Response, status
+from prometheus_client import CONTENT_TYPE_LATEST
+from starlette.concurrency import run_in_threadpool
+
+from nps_core.errors import NpsRiskError
+from serving.auth import AdminKey, ApiKey
+from serving.predictor import ServingModel, online_customer
+from serving.schemas import (
+    ErrorOut,
+    FeatureDoc,
+    Health,
+    ModelInfo,
+    ModelRef,
+    PredictRequest,
+    PredictResponse,
+    ReloadOut,
+    ResultOut,
+)
+
+router = APIRouter()
+ERRORS = {
+    401: {"model": ErrorOut, "description": "missing or unknown API key"},
+    403: {"model": ErrorOut, "description": "needs an admin key"},
+    413: {"model": ErrorOut, "description": "body or batch too large"},
+    422: {"model": ErrorOut, "description": "invalid input; detail names the field"},
+    503: {"model": ErrorOut, "description": "no model loaded"},
+}
+RAW_INLINE_LIMIT = 0  # raw interactions always go to a worker thread (feature pipeline)
+BATCH_INLINE_LIMIT = 64  # larger batches are scored off the event loop
+
+
+def current_model(request: Request) -> ServingModel:
+    holder = request.app.state.holder
+    model = holder.current
+    if model is None:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE, f"no model loaded: {holder.error or 'starting'}"
+        )
+    return model
+
+
+@router.post("/v1/predict", response_model=PredictResponse, responses=ERRORS, tags=["risk"])
+async def predict(body: PredictRequest, request: Request, _key: ApiKey) -> PredictResponse:
+    """Calibrated Detractor risk, band, top reasons and suggested action per customer."""
+    limit = request.app.state.settings.max_batch
+    if len(body.customers) > limit:
+        raise HTTPException(
+            status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+            f"at most {limit} customers per request; got {len(body.customers)}",
+        )
+    model = current_model(request)  # this request keeps this model even if a reload swaps it
+    customers = body.customers
+    matrix = np.empty((len(customers), len(model.features)))
+    given = [i for i, c in enumerate(customers) if c.features is not None]
+    raw = [i for i, c in enumerate(customers) if c.features is None]
+    if given:
+        matrix[given] = model.matrix_from_features(
+            [customers[i].features or {} for i in given], ["body", "customers"]
+        )
+    if raw:
+        online = [online_customer(customers[i]) for i in raw]
+        matrix[raw] = await run_in_threadpool(model.matrix_from_raw, online)
+    ids = [c.customer_id for c in customers]
+    if len(customers) > BATCH_INLINE_LIMIT:
+        scored = await run_in_threadpool(model.answer, ids, matrix)
+    else:
+        scored = model.answer(ids, matrix)
+    counter = request.app.state.metrics.predictions
+    for s in scored:
+        counter.labels(band=s.band).inc()
+    return PredictResponse(
+        model=ModelRef(name=model.loaded.name, version=model.version),
+        results=[
+            ResultOut(
+                customer_id=s.customer_id,
+                probability=s.probability,
+                band=s.band,
+                reasons=s.reasons,
+                action=s.action,
+            )
+            for s in scored
+        ],  # type: ignore[arg-type]
+    )
+
+
+@router.get("/v1/model", response_model=ModelInfo, responses=ERRORS, tags=["model"])
+async def model_info(request: Request, _key: ApiKey) -> ModelInfo:
+    """The model being served: version, where it came from, test metrics, features."""
+    model = current_model(request)
+    meta = model.loaded.meta
+    return ModelInfo(
+        name=model.loaded.name,
+        version=model.version,
+        alias=model.loaded.alias,
+        source=model.loaded.source,  # type: ignore[arg-type]
+        trained_at=meta.get("trained_at"),
+        test_metrics={k: float(v) for k, v in (meta.get("test_metrics") or {}).items()},
+        bands=model.bands,
+        features=[
+            FeatureDoc(
+                name=f,
+                kind=model.catalog[f].kind
+                if f in model.catalog
+                else ("categorical" if f in model.categories else "numeric"),
+                description=model.catalog[f].description if f in model.catalog else f,
+            )
+            for f in model.features
+        ],
+    )
+
+
+@router.post(
+    "/v1/admin/reload",
+    response_model=ReloadOut,
+    responses={
+        **ERRORS,
+        409: {"model": ErrorOut, "description": "new model refused; the old one keeps serving"},
+    },
+    tags=["admin"],
+)
+async def reload_model(request: Request, _key: AdminKey) -> ReloadOut:
+    """Swap to the newest champion without dropping a request; a broken model is refused."""
+    from serving.app import build_serving_model
+
+    holder = request.app.state.holder
+    metrics = request.app.state.metrics
+    async with holder.lock:
+        previous = holder.current
+        try:
+            fresh = await run_in_threadpool(
+                build_serving_model, request.app.state.settings, use_cache=False
+            )
+        except (NpsRiskError, Exception) as exc:
+            metrics.reloads.labels(outcome="refused").inc()
+            kept = previous.version if previous else None
+            raise HTTPException(
+                status.HTTP_409_CONFLICT, f"reload refused, still serving version {kept}: {exc}"
+            ) from exc
+        holder.current, holder.error = fresh, None
+        metrics.reloads.labels(outcome="swapped").inc()
+        metrics.set_model(fresh.loaded.name, fresh.version, fresh.loaded.source)
+    return ReloadOut(
+        reloaded=True,
+        version=fresh.version,
+        previous_version=previous.version if previous else None,
+        message=f"serving version {fresh.version}",
+    )
+
+
+@router.get("/healthz", response_model=Health, tags=["ops"])
+async def healthz() -> Health:
+    """The process is up."""
+    return Health(status="ok")
+
+
+@router.get("/readyz", response_model=Health, responses={503: {"model": ErrorOut}}, tags=["ops"])
+async def readyz(request: Request) -> Health:
+    """A model is loaded and can answer."""
+    model = current_model(request)
+    return Health(status="ready", model_version=model.version)
+
+
+@router.get("/metrics", tags=["ops"], response_class=Response)
+async def prometheus(request: Request) -> Response:
+    """Prometheus exposition: requests and latency by route and status, predictions by band."""
+    return Response(request.app.state.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)

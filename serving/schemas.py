@@ -1,0 +1,152 @@
+"""Typed requests and answers of the HTTP API. Column names are the table contracts' own."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+FeatureValue = float | int | str | bool | None
+EARLIEST, LATEST = datetime(1900, 1, 1, tzinfo=UTC), datetime(2200, 1, 1, tzinfo=UTC)
+
+
+def _plausible(value: datetime) -> datetime:
+    """Naive times are UTC; years outside 1900-2199 are refused (and would overflow)."""
+    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+    if not EARLIEST <= aware < LATEST:
+        raise ValueError("timestamp must fall between 1900 and 2199")
+    return aware
+
+
+Timestamp = Annotated[datetime, AfterValidator(_plausible)]
+
+
+class InteractionIn(BaseModel):
+    model_config = ConfigDict(extra="allow")  # passthrough columns the model may know
+
+    interaction_id: str = Field(min_length=1, max_length=200)
+    channel: str = Field(min_length=1, max_length=50)
+    opened_at: Timestamp
+    first_response_at: Timestamp | None = None
+    resolved_at: Timestamp | None = None
+    handle_time_s: float | None = Field(default=None, ge=0)
+    contacts: int | None = Field(default=None, ge=0, le=1000)
+    first_contact_resolved: bool | None = None
+    escalated: bool | None = None
+    reopened: bool | None = None
+    transfers: int | None = Field(default=None, ge=0, le=1000)
+    sentiment: float | None = Field(default=None, ge=-1, le=1)
+    agent_id: str | None = Field(default=None, max_length=200)
+    team: str | None = Field(default=None, max_length=200)
+    category: str | None = Field(default=None, max_length=200)
+
+    @model_validator(mode="after")
+    def _in_order(self) -> InteractionIn:
+        for name in ("first_response_at", "resolved_at"):
+            value = getattr(self, name)
+            if value is not None and value < self.opened_at:
+                raise ValueError(f"{name} is before opened_at")
+        return self
+
+
+class SurveyIn(BaseModel):
+    response_id: str = Field(min_length=1, max_length=200)
+    responded_at: Timestamp
+    score: int = Field(ge=0, le=10)
+    interaction_id: str | None = None
+    channel: str | None = None
+    comment: str | None = Field(default=None, max_length=5000)
+
+
+class AttributesIn(BaseModel):
+    segment: str | None = None
+    plan: str | None = None
+    region: str | None = None
+    signup_at: Timestamp | None = None
+
+
+class CustomerIn(BaseModel):
+    customer_id: str = Field(min_length=1, max_length=200)
+    as_of: Timestamp | None = Field(
+        default=None, description="defaults to now; a time without zone is UTC"
+    )
+    features: dict[str, FeatureValue] | None = Field(
+        default=None, description="precomputed feature values (see GET /v1/model for the list)"
+    )
+    interactions: Annotated[list[InteractionIn], Field(max_length=5000)] | None = None
+    surveys: Annotated[list[SurveyIn], Field(max_length=1000)] | None = None
+    attributes: AttributesIn | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> CustomerIn:
+        if (self.features is None) == (self.interactions is None):
+            raise ValueError(
+                "give either 'features' or 'interactions' (raw recent interactions), not both or neither"
+            )
+        return self
+
+
+class PredictRequest(BaseModel):
+    customers: list[CustomerIn] = Field(min_length=1)
+
+
+class ModelRef(BaseModel):
+    name: str
+    version: str
+
+
+class ReasonOut(BaseModel):
+    feature: str
+    value: FeatureValue
+    text: str
+    impact: float = Field(
+        description="contribution to the log-odds of being a Detractor; > 0 raises the risk"
+    )
+
+
+class ResultOut(BaseModel):
+    customer_id: str
+    probability: float
+    band: Literal["high", "medium", "low"]
+    reasons: list[ReasonOut]
+    action: str
+
+
+class PredictResponse(BaseModel):
+    model: ModelRef
+    results: list[ResultOut]
+
+
+class FeatureDoc(BaseModel):
+    name: str
+    kind: str
+    description: str
+
+
+class ModelInfo(BaseModel):
+    name: str
+    version: str
+    alias: str
+    source: Literal["registry", "local-cache"]
+    trained_at: str | None
+    test_metrics: dict[str, float]
+    bands: dict[str, float]
+    features: list[FeatureDoc]
+
+
+class Health(BaseModel):
+    status: str
+    model_version: str | None = None
+
+
+class ErrorOut(BaseModel):
+    error: str
+    detail: list[dict[str, object]] | str | None = None
+
+
+class ReloadOut(BaseModel):
+    reloaded: bool
+    version: str
+    previous_version: str | None
+    message: str

@@ -1,0 +1,309 @@
+"""The API through a real uvicorn process on 127.0.0.1."""
+
+import concurrent.futures
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from features.dataset import load_dataset
+from features.rows import build_training_rows
+from tests.serving.conftest import ADMIN_KEY, MAX_BATCH, MAX_BODY, start_server, stop_server
+from training.registry import CHAMPION, configure, load_model
+
+LABELS = {
+    "response_id",
+    "customer_id",
+    "as_of",
+    "responded_at",
+    "score",
+    "nps_segment",
+    "is_detractor",
+    "channel",
+}
+
+
+@pytest.fixture(scope="module")
+def served(serving_settings):
+    return load_model(serving_settings, CHAMPION)
+
+
+@pytest.fixture(scope="module")
+def feature_rows(served, sim_dir):
+    from features.catalog import FeatureSpec
+
+    data = load_dataset(sim_dir)
+    spec = FeatureSpec.from_dict(served.meta["spec"])
+    return data, build_training_rows(data.interactions, data.surveys, data.customers, spec)
+
+
+def _payload(rows: pd.DataFrame) -> dict:
+    customers = []
+    for _, r in rows.iterrows():
+        values = {
+            k: (None if pd.isna(v) else (v if isinstance(v, str) else float(v)))
+            for k, v in r.items()
+            if k not in LABELS
+        }
+        customers.append({"customer_id": str(r["customer_id"]), "features": values})
+    return {"customers": customers}
+
+
+def test_health_ready_and_openapi_need_no_key(api_server):
+    with api_server.client(key=None) as c:
+        assert c.get("/healthz").json() == {"status": "ok", "model_version": None}
+        assert c.get("/readyz").json()["status"] == "ready"
+        spec = c.get("/openapi.json").json()
+        assert "/v1/predict" in spec["paths"]
+
+
+def test_keys_are_required_and_admin_routes_need_an_admin_key(api_server, feature_rows):
+    body = _payload(feature_rows[1].head(1))
+    with api_server.client(key=None) as c:
+        r = c.post("/v1/predict", json=body)
+        assert (
+            r.status_code == 401
+            and r.headers["www-authenticate"] == "Bearer"
+            and "error" in r.json()
+        )
+    with api_server.client(key="not-a-key") as c:
+        assert c.post("/v1/predict", json=body).status_code == 401
+        assert c.get("/v1/model").status_code == 401
+    with api_server.client() as c:
+        assert c.post("/v1/predict", json=body).status_code == 200
+        r = c.post("/v1/admin/reload")
+        assert r.status_code == 403 and "admin" in r.json()["error"]
+
+
+def test_invalid_input_names_the_field(api_server):
+    with api_server.client() as c:
+        r = c.post(
+            "/v1/predict",
+            json={
+                "customers": [
+                    {
+                        "customer_id": "c",
+                        "interactions": [
+                            {
+                                "interaction_id": "i",
+                                "channel": "chat",
+                                "opened_at": "2026-01-01T00:00:00Z",
+                                "sentiment": 3,
+                            }
+                        ],
+                    }
+                ]
+            },
+        )
+        assert r.status_code == 422
+        assert ["body", "customers", 0, "interactions", 0, "sentiment"] in [
+            d["loc"] for d in r.json()["detail"]
+        ]
+        r = c.post(
+            "/v1/predict",
+            json={"customers": [{"customer_id": "c", "features": {"contacts_7d": "many"}}]},
+        )
+        assert r.status_code == 422 and r.json()["detail"][0]["loc"][-1] == "contacts_7d"
+        r = c.post("/v1/predict", json={"customers": [{"customer_id": "c"}]})
+        assert r.status_code == 422 and "either 'features' or 'interactions'" in r.text
+        r = c.post(
+            "/v1/predict",
+            json={
+                "customers": [
+                    {
+                        "customer_id": "c",
+                        "interactions": [],
+                        "attributes": {"signup_at": "0001-01-02T00:00:00Z"},
+                    }
+                ]
+            },
+        )
+        assert (
+            r.status_code == 422 and r.json()["detail"][0]["loc"][-1] == "signup_at"
+        )  # found by the fuzzer
+        r = c.post(
+            "/v1/predict", content=b"{not json", headers={"content-type": "application/json"}
+        )
+        assert r.status_code == 422 and "Traceback" not in r.text
+
+
+def test_batch_and_body_limits_answer_413(api_server, feature_rows):
+    with api_server.client() as c:
+        many = _payload(pd.concat([feature_rows[1].head(1)] * (MAX_BATCH + 1)))
+        r = c.post("/v1/predict", json=many)
+        assert r.status_code == 413 and str(MAX_BATCH) in r.json()["error"]
+        r = c.post(
+            "/v1/predict",
+            content=b"x" * (MAX_BODY + 10),
+            headers={"content-type": "application/json"},
+        )
+        assert r.status_code == 413 and r.json()["error"] == "request body too large"
+
+
+def test_batch_equals_single_and_matches_the_model(api_server, feature_rows, served):
+    rows = feature_rows[1].tail(30)
+    body = _payload(rows)
+    with api_server.client() as c:
+        batch = c.post("/v1/predict", json=body).json()
+        singles = [
+            c.post("/v1/predict", json={"customers": [one]}).json()["results"][0]
+            for one in body["customers"]
+        ]
+    assert batch["results"] == singles
+    assert batch["model"] == {"name": served.name, "version": served.version}
+    expected = served.model.predict_proba(rows)
+    np.testing.assert_allclose([r["probability"] for r in batch["results"]], expected, rtol=1e-9)
+    assert {r["band"] for r in batch["results"]} <= {"high", "medium", "low"}
+
+
+def test_reasons_follow_the_shap_ordering(api_server, feature_rows, served):
+    rows = feature_rows[1].tail(10)
+    with api_server.client() as c:
+        results = c.post("/v1/predict", json=_payload(rows)).json()["results"]
+    matrix = served.model.encoder_.transform(rows)
+    contrib = served.model.contributions(matrix)
+    for i, result in enumerate(results):
+        top = [served.model.features[j] for j in np.argsort(-contrib[i], kind="stable")[:3]]
+        assert [r["feature"] for r in result["reasons"]] == top
+        impacts = [r["impact"] for r in result["reasons"]]
+        assert impacts == sorted(impacts, reverse=True)
+        assert all(r["text"] for r in result["reasons"]) and result["action"]
+
+
+def test_raw_interactions_give_the_batch_pipeline_probability(api_server, feature_rows, served):
+    """Parity: the same customer and time through the API's online features and through
+    the batch training rows give the same probability. Whole histories are sent, later
+    rows included: the API must ignore what came after as_of by itself."""
+    data, rows = feature_rows
+    sample = rows.sample(25, random_state=1)
+    customers = []
+    for _, r in sample.iterrows():
+        cid = r["customer_id"]
+        mine = data.interactions[data.interactions["customer_id"] == cid].drop(
+            columns=["customer_id"]
+        )
+        answers = data.surveys[data.surveys["customer_id"] == cid].drop(columns=["customer_id"])
+        attrs = data.customers[data.customers["customer_id"] == cid]
+        customers.append(
+            {
+                "customer_id": cid,
+                "as_of": r["as_of"].isoformat(),
+                "interactions": [_json_row(x) for x in mine.to_dict("records")],
+                "surveys": [
+                    _json_row(x)
+                    for x in answers[
+                        ["response_id", "responded_at", "score", "interaction_id", "channel"]
+                    ].to_dict("records")
+                ],
+                "attributes": _json_row(
+                    attrs[["segment", "plan", "region", "signup_at"]].iloc[0].to_dict()
+                )
+                if len(attrs)
+                else None,
+            }
+        )
+    with api_server.client() as c:
+        r = c.post("/v1/predict", json={"customers": customers})
+    assert r.status_code == 200, r.text
+    got = [x["probability"] for x in r.json()["results"]]
+    np.testing.assert_allclose(got, served.model.predict_proba(sample), rtol=1e-9, atol=1e-12)
+
+
+def _json_row(row: dict) -> dict:
+    out = {}
+    for k, v in row.items():
+        if (
+            v is None
+            or (isinstance(v, float) and math.isnan(v))
+            or v is pd.NaT
+            or (not isinstance(v, str | list) and pd.isna(v))
+        ):
+            continue
+        out[k] = (
+            v.isoformat()
+            if isinstance(v, pd.Timestamp)
+            else (v.item() if hasattr(v, "item") else v)
+        )
+    return out
+
+
+def test_model_info_and_metrics(api_server, served):
+    with api_server.client() as c:
+        info = c.get("/v1/model").json()
+        c.post("/v1/predict", json={"customers": [{"customer_id": "m", "features": {}}]})
+        text = c.get("/metrics").text
+    assert (
+        info["version"] == served.version
+        and info["source"] == "registry"
+        and info["alias"] == CHAMPION
+    )
+    assert info["test_metrics"]["roc_auc"] > 0.5 and len(info["features"]) == len(
+        served.model.features
+    )
+    assert 'nps_risk_requests_total{method="POST",route="/v1/predict",status="200"}' in text
+    assert "nps_risk_request_seconds_bucket" in text and "nps_risk_predictions_total{band=" in text
+    assert (
+        f'nps_risk_model_info{{name="{served.name}",source="registry",version="{served.version}"}} 1.0'
+        in text
+    )
+
+
+def test_unreachable_registry_serves_the_last_good_copy(api_server, serving_settings, tmp_path):
+    server = start_server(
+        serving_settings, NPS_RISK_MLFLOW_TRACKING_URI=f"sqlite:///{tmp_path}/gone/absent.db"
+    )
+    try:
+        with server.client() as c:
+            info = c.get("/v1/model").json()
+            assert (
+                info["source"] == "local-cache"
+                and info["version"] == load_model(serving_settings).version
+            )
+            assert (
+                c.post(
+                    "/v1/predict", json={"customers": [{"customer_id": "x", "features": {}}]}
+                ).status_code
+                == 200
+            )
+    finally:
+        stop_server(server)
+
+
+def test_reload_swaps_models_without_failing_a_request(
+    api_server, serving_settings, sim_dir, feature_rows
+):
+    """A broken new champion is refused and the old keeps serving; a good one is swapped in
+    while requests keep flowing, with zero failures."""
+    from training.workflow import train_from_data
+
+    client = configure(serving_settings)
+    before = load_model(serving_settings).version
+    body = _payload(feature_rows[1].tail(5))
+    # a broken champion: its booster file is gone from the artifact store
+    broken = train_from_data(serving_settings, sim_dir).logged
+    model_id = client.get_model_version(serving_settings.model_name, broken.version).source.split(
+        "/"
+    )[-1]
+    for path in serving_settings.artifact_root.rglob("booster.txt"):
+        if model_id in str(path):
+            path.write_text("not a model")
+    client.set_registered_model_alias(serving_settings.model_name, CHAMPION, broken.version)
+    with api_server.client(key=ADMIN_KEY) as admin:
+        r = admin.post("/v1/admin/reload")
+        assert r.status_code == 409 and f"still serving version {before}" in r.json()["error"]
+        assert admin.get("/v1/model").json()["version"] == before
+        good = train_from_data(serving_settings, sim_dir).logged
+        client.set_registered_model_alias(serving_settings.model_name, CHAMPION, good.version)
+
+        def hammer(n: int) -> list[int]:
+            with api_server.client() as c:
+                return [c.post("/v1/predict", json=body).status_code for _ in range(n)]
+
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            futures = [pool.submit(hammer, 40) for _ in range(4)]
+            swapped = admin.post("/v1/admin/reload")
+            codes = [code for f in futures for code in f.result()]
+        assert swapped.status_code == 200 and swapped.json()["version"] == good.version
+        assert codes.count(200) == len(codes) == 160
+        assert admin.get("/v1/model").json()["version"] == good.version
