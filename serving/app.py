@@ -50,6 +50,26 @@ def _validation_detail(exc: RequestValidationError) -> list[dict[str, object]]:
     ]
 
 
+def _mount_docs(app: FastAPI) -> None:
+    """The OpenAPI page at /docs with Swagger UI's files from the swagger-ui-bundle package."""
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from fastapi.responses import HTMLResponse
+    from fastapi.staticfiles import StaticFiles
+    from swagger_ui_bundle import swagger_ui_path
+
+    app.mount("/static/swagger", StaticFiles(directory=str(swagger_ui_path)), name="swagger")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title="nps-risk API",
+            swagger_js_url="/static/swagger/swagger-ui-bundle.js",
+            swagger_css_url="/static/swagger/swagger-ui.css",
+            swagger_favicon_url="/static/swagger/favicon-32x32.png",
+        )
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     metrics = Metrics()
@@ -77,6 +97,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         summary="Which customers are about to become NPS Detractors, why, and what to do.",
         lifespan=lifespan,
+        docs_url=None,  # served below from local files: this must work offline
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.metrics = metrics
@@ -114,6 +136,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from serving.routes import router
 
     app.include_router(router)
+    _mount_docs(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app

@@ -19,6 +19,82 @@ def _step(title: str, run: Callable[[], int]) -> None:
     print(f"   ({time.perf_counter() - started:.1f} s)")
 
 
+def _ask_the_api(data: Path, outputs: Path) -> int:
+    """Start the real server with a freshly generated key, call it, show the answer."""
+    import json
+    import os
+    import select
+    import socket
+    import subprocess
+    import sys
+
+    import httpx
+    import pandas as pd
+
+    from features.dataset import load_dataset
+    from serving.auth import new_key
+    from serving.examples import raw_customer
+
+    dataset = load_dataset(data)
+    as_of = (dataset.interactions["opened_at"].max() + pd.Timedelta(hours=1)).floor("h")
+    recent = dataset.interactions[dataset.interactions["opened_at"] > as_of - pd.Timedelta(days=14)]
+    customer = str(recent["customer_id"].value_counts().index[0])  # the busiest recent customer
+    body = {"customers": [raw_customer(dataset, customer, as_of)]}
+    request_file = outputs / "predict-request.json"
+    request_file.write_text(json.dumps(body, indent=1))
+    key, digest = new_key()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "NPS_RISK_API_KEYS": digest}
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "serving.cli",
+            "serve",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(600):
+            try:
+                if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                select.select([], [], [], 0.1)
+        answer = httpx.post(
+            f"{url}/v1/predict", json=body, headers={"Authorization": f"Bearer {key}"}, timeout=30
+        )
+        answer.raise_for_status()
+        result = answer.json()["results"][0]
+        print(
+            f"customer {customer} as of {as_of.isoformat()}: risk {result['probability']:.0%} ({result['band']})"
+        )
+        for reason in result["reasons"]:
+            print(f"  - {reason['text']}")
+        print(f"  action: {result['action']}")
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    print(
+        "\nTry it yourself (the key was generated for this demo; the server stores only its digest):"
+    )
+    print(f"  NPS_RISK_API_KEYS={digest} .venv/bin/nps-risk serve &")
+    print(
+        f"  curl -s -H 'Authorization: Bearer {key}' -H 'content-type: application/json' \\\n       -d @{request_file} http://127.0.0.1:8000/v1/predict"
+    )
+    print("  open http://127.0.0.1:8000/docs for the OpenAPI page")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m serving.demo")
     parser.add_argument("--out", type=Path, default=Path("data/demo"))
@@ -55,6 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         lambda: cli(["train", "--data", str(data), "--metrics-out", str(outputs / "metrics.json")]),
     )
     _step("promote the challenger if it earns it", lambda: cli(["promote"]))
+    _step("serve the champion and ask it about one customer", lambda: _ask_the_api(data, outputs))
     print(
         "\nDone. Compare runs in the MLflow UI with `make ui`; the evaluation report is under outputs/reports/."
     )

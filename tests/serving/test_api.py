@@ -1,7 +1,6 @@
 """The API through a real uvicorn process on 127.0.0.1."""
 
 import concurrent.futures
-import math
 
 import numpy as np
 import pandas as pd
@@ -9,6 +8,7 @@ import pytest
 
 from features.dataset import load_dataset
 from features.rows import build_training_rows
+from serving.examples import raw_customer
 from tests.serving.conftest import ADMIN_KEY, MAX_BATCH, MAX_BODY, start_server, stop_server
 from training.registry import CHAMPION, configure, load_model
 
@@ -56,6 +56,9 @@ def test_health_ready_and_openapi_need_no_key(api_server):
         assert c.get("/readyz").json()["status"] == "ready"
         spec = c.get("/openapi.json").json()
         assert "/v1/predict" in spec["paths"]
+        page = c.get("/docs").text
+        assert "/static/swagger/swagger-ui-bundle.js" in page and "cdn" not in page.lower()
+        assert c.get("/static/swagger/swagger-ui-bundle.js").status_code == 200  # offline: served locally
 
 
 def test_keys_are_required_and_admin_routes_need_an_admin_key(api_server, feature_rows):
@@ -177,55 +180,12 @@ def test_raw_interactions_give_the_batch_pipeline_probability(api_server, featur
     rows included: the API must ignore what came after as_of by itself."""
     data, rows = feature_rows
     sample = rows.sample(25, random_state=1)
-    customers = []
-    for _, r in sample.iterrows():
-        cid = r["customer_id"]
-        mine = data.interactions[data.interactions["customer_id"] == cid].drop(
-            columns=["customer_id"]
-        )
-        answers = data.surveys[data.surveys["customer_id"] == cid].drop(columns=["customer_id"])
-        attrs = data.customers[data.customers["customer_id"] == cid]
-        customers.append(
-            {
-                "customer_id": cid,
-                "as_of": r["as_of"].isoformat(),
-                "interactions": [_json_row(x) for x in mine.to_dict("records")],
-                "surveys": [
-                    _json_row(x)
-                    for x in answers[
-                        ["response_id", "responded_at", "score", "interaction_id", "channel"]
-                    ].to_dict("records")
-                ],
-                "attributes": _json_row(
-                    attrs[["segment", "plan", "region", "signup_at"]].iloc[0].to_dict()
-                )
-                if len(attrs)
-                else None,
-            }
-        )
+    customers = [raw_customer(data, r["customer_id"], r["as_of"]) for _, r in sample.iterrows()]
     with api_server.client() as c:
         r = c.post("/v1/predict", json={"customers": customers})
     assert r.status_code == 200, r.text
     got = [x["probability"] for x in r.json()["results"]]
     np.testing.assert_allclose(got, served.model.predict_proba(sample), rtol=1e-9, atol=1e-12)
-
-
-def _json_row(row: dict) -> dict:
-    out = {}
-    for k, v in row.items():
-        if (
-            v is None
-            or (isinstance(v, float) and math.isnan(v))
-            or v is pd.NaT
-            or (not isinstance(v, str | list) and pd.isna(v))
-        ):
-            continue
-        out[k] = (
-            v.isoformat()
-            if isinstance(v, pd.Timestamp)
-            else (v.item() if hasattr(v, "item") else v)
-        )
-    return out
 
 
 def test_model_info_and_metrics(api_server, served):
