@@ -6,7 +6,8 @@ so a model's quality can be judged against the best achievable (``truth.p_detrac
 The story, as a support leader would tell it:
 
 - Customers have a segment (consumer / smb / enterprise), plan, region, a contact rate and
-  a latent patience nobody observes. About ``internal_share`` of them are internal or test
+  a latent patience nobody observes (standard normal times ``patience_sd``; 0 makes every
+  customer equally patient). About ``internal_share`` of them are internal or test
   accounts (``is_internal``): they contact and answer like everyone else.
 - Each customer raises issues as a Poisson process over the days (business hours weighted).
   An issue's first contact comes on a channel that depends on the segment; a team owns it
@@ -191,6 +192,7 @@ class SimulationConfig:
     internal_share: float = 0.01  # internal/test accounts
     dirt_rows: int | None = None  # None: max(6, rows // 1000); 0: none
     outreach_effect: float = 0.0  # reserved: log-odds change after proactive outreach; unused
+    patience_sd: float = 1.0  # spread of the latent patience; 0: every customer equally patient
 
     def __post_init__(self) -> None:
         if self.customers < 1:
@@ -205,6 +207,8 @@ class SimulationConfig:
             raise ConfigError(f"dirt_rows must be >= 0 or None, got {self.dirt_rows}")
         if not math.isfinite(self.outreach_effect):
             raise ConfigError(f"outreach_effect must be finite, got {self.outreach_effect}")
+        if not (math.isfinite(self.patience_sd) and self.patience_sd >= 0):
+            raise ConfigError(f"patience_sd must be finite and >= 0, got {self.patience_sd}")
         _start_ns(self.start)
 
 
@@ -268,7 +272,7 @@ def _draw_customers(config: SimulationConfig, end: int, rng: np.random.Generator
     segment = rng.choice(len(SEGMENTS), size=n, p=_SEGMENT_SHARE).astype(np.int8)
     plan = _draw_by_group(rng, segment, np.asarray(_PLAN_BY_SEGMENT))
     region = rng.choice(len(REGIONS), size=n, p=_REGION_SHARE).astype(np.int8)
-    patience = rng.standard_normal(n)
+    patience = config.patience_sd * rng.standard_normal(n)  # drawn even at 0: same stream
     rate = np.asarray(_ISSUES_PER_YEAR)[segment] * rng.lognormal(
         -(_RATE_SIGMA**2) / 2, _RATE_SIGMA, n
     )

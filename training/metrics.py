@@ -36,6 +36,62 @@ def auc_with_ci(
     return float(auc), float(max(0.0, auc - half)), float(min(1.0, auc + half))
 
 
+def paired_auc_difference(
+    y: np.ndarray, p_a: np.ndarray, p_b: np.ndarray, confidence: float = 0.95
+) -> dict[str, float]:
+    """ROC-AUC of A minus that of B on the same rows, with DeLong's paired test.
+
+    Both models score the same rows, so their AUCs are correlated; DeLong's covariance of
+    the placement values accounts for it (a paired test, much tighter than two separate
+    intervals). Returns both AUCs, the difference, its interval, z and the two-sided
+    p-value; NaN everywhere when one class is absent.
+    """
+    y = np.asarray(y).astype(bool)
+    scores = np.column_stack([np.asarray(p_a, np.float64), np.asarray(p_b, np.float64)])
+    if scores.shape[0] != y.shape[0]:
+        raise ValueError(f"{y.shape[0]} labels but {scores.shape[0]} scores")
+    m, n = int(y.sum()), int((~y).sum())
+    out = dict.fromkeys(
+        ("auc_a", "auc_b", "difference", "low", "high", "se", "z", "p_value"), math.nan
+    )
+    out.update(n=float(len(y)), positives=float(m))
+    if m == 0 or n == 0:
+        return out
+    pos, neg = scores[y], scores[~y]
+    # midranks of each column: all rows together, positives alone, negatives alone
+    all_rank = pd.DataFrame(np.concatenate([pos, neg])).rank(method="average").to_numpy()
+    pos_rank = pd.DataFrame(pos).rank(method="average").to_numpy()
+    neg_rank = pd.DataFrame(neg).rank(method="average").to_numpy()
+    v10 = (all_rank[:m] - pos_rank) / n  # per positive: share of negatives it outranks
+    v01 = 1 - (all_rank[m:] - neg_rank) / m  # per negative: share of positives above it
+    auc = v10.mean(axis=0)
+    contrast = np.array([1.0, -1.0])
+    var = 0.0
+    for placements, count in ((v10, m), (v01, n)):
+        if count > 1:
+            var += float(contrast @ np.cov(placements, rowvar=False) @ contrast) / count
+    se = math.sqrt(max(var, 0.0))
+    diff = float(auc[0] - auc[1])
+    half = NormalDist().inv_cdf(0.5 + confidence / 2) * se
+    if se > 0:
+        z = diff / se
+        p_value = 2 * NormalDist().cdf(-abs(z))
+    else:  # identical rankings (or degenerate placements): no variance to test against
+        z = 0.0 if diff == 0 else math.copysign(math.inf, diff)
+        p_value = 1.0 if diff == 0 else 0.0
+    out.update(
+        auc_a=float(auc[0]),
+        auc_b=float(auc[1]),
+        difference=diff,
+        low=max(-1.0, diff - half),
+        high=min(1.0, diff + half),
+        se=se,
+        z=z,
+        p_value=p_value,
+    )
+    return out
+
+
 def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 10) -> float:
     """Weighted mean |observed rate - mean prediction| over equal-count bins of prediction."""
     if len(y) == 0:
