@@ -494,3 +494,39 @@ def categorical_features(spec: FeatureSpec) -> list[str]:
 
 def numeric_features(spec: FeatureSpec) -> list[str]:
     return [n for n, info in feature_catalog(spec).items() if info.kind == "numeric"]
+
+
+# Ordered: the first keyword found in a feature's name names its family.
+_FAMILIES = (
+    "sentiment",
+    "first_response",
+    "response_wait",
+    "awaiting",
+    "resolution",
+    "escalat",
+    "transfer",
+    "fcr",
+    "repeat",
+    "reopen",
+    "extra_contacts",
+    "open_ticket",
+    "survey",
+    "detractor_answers",
+    "score",
+    "agent",
+    "team",
+    "channel",
+    "category",
+    "handle_time",
+    "tenure",
+    "contact",
+)
+
+
+def feature_family(name: str) -> str:
+    """Features that say the same thing in other windows or statistics share a family, so
+    an agent is told three different reasons, not one reason three ways."""
+    for keyword in _FAMILIES:
+        if keyword in name:
+            return keyword
+    return name

@@ -15,6 +15,7 @@ from sklearn.linear_model import LogisticRegression
 
 Method = Literal["auto", "isotonic", "sigmoid"]
 ISOTONIC_MIN_ROWS = 1000
+TIE_BREAK = 1e-6
 
 
 @dataclass
@@ -32,8 +33,9 @@ class Calibrator:
             iso = IsotonicRegression(out_of_bounds="clip", y_min=1e-4, y_max=1 - 1e-4).fit(
                 scores, y
             )
-            self.x_ = np.asarray(iso.X_thresholds_, dtype=np.float64)
-            self.y_ = np.asarray(iso.y_thresholds_, dtype=np.float64)
+            self.x_, self.y_ = _block_centres(
+                np.asarray(iso.X_thresholds_), np.asarray(iso.y_thresholds_), scores
+            )
         else:
             logit = _logit(scores).reshape(-1, 1)
             lr = LogisticRegression(C=1e6).fit(logit, y)
@@ -44,7 +46,8 @@ class Calibrator:
     def transform(self, scores: np.ndarray) -> np.ndarray:
         scores = np.asarray(scores, dtype=np.float64)
         if self.method_ == "isotonic":
-            return np.interp(scores, self.x_, self.y_)
+            # + a negligible multiple of the raw score: the map never ties two different scores
+            return np.interp(scores, self.x_, self.y_) + TIE_BREAK * scores
         return 1.0 / (1.0 + np.exp(-(self.x_[0] * _logit(scores) + self.y_[0])))
 
     def to_dict(self) -> dict[str, object]:
@@ -57,6 +60,23 @@ class Calibrator:
         cal.x_ = np.asarray(raw["x"], dtype=np.float64)
         cal.y_ = np.asarray(raw["y"], dtype=np.float64)
         return cal
+
+
+def _block_centres(
+    x: np.ndarray, y: np.ndarray, scores: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Knots at the centre of each isotonic block (plus the data's ends), so the map is
+    strictly increasing inside the data's range: isotonic's plateaus would tie many scores
+    and throw away the model's ranking (seen on small calibration sets: thousands of test
+    scores squeezed into a few dozen values)."""
+    change = np.flatnonzero(np.diff(y) != 0) + 1
+    starts, ends = np.r_[0, change], np.r_[change, len(y)] - 1
+    centres = (x[starts] + x[ends]) / 2.0
+    values = y[starts]
+    knots_x = np.r_[scores.min(), centres, scores.max()]
+    knots_y = np.r_[values[0], values, values[-1]]
+    keep = np.r_[True, np.diff(knots_x) > 0]  # np.interp needs increasing x
+    return knots_x[keep].astype(np.float64), knots_y[keep].astype(np.float64)
 
 
 def _logit(p: np.ndarray) -> np.ndarray:

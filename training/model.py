@@ -16,7 +16,7 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
-from features.catalog import FeatureInfo
+from features.catalog import FeatureInfo, feature_family
 from nps_core.errors import ModelNotFoundError, SchemaError
 from nps_core.playbooks import ACTIONS, Band, band_for
 from training.calibration import Calibrator
@@ -195,12 +195,18 @@ class DetractorModel:
     def reasons(
         self, matrix: np.ndarray, contributions: np.ndarray, top: int = 3
     ) -> list[list[Reason]]:
-        """The ``top`` features that raise each row's risk most, as sentences."""
-        order = np.argsort(-contributions, axis=1, kind="stable")[:, :top]
+        """Per row, the ``top`` strongest risk drivers by SHAP value, one per feature family
+        (the strongest of each), in descending order of impact, as sentences."""
+        order = np.argsort(-contributions, axis=1, kind="stable")
+        families = [feature_family(f) for f in self.features]
         out = []
         for i, row in enumerate(order):
-            reasons = []
+            reasons: list[Reason] = []
+            seen: set[str] = set()
             for j in row:
+                if families[j] in seen:
+                    continue
+                seen.add(families[j])
                 name = self.features[j]
                 value = self.encoder_.decode(name, matrix[i, j])
                 if isinstance(value, float) and np.isnan(value):
@@ -209,6 +215,8 @@ class DetractorModel:
                     name, name.replace("_", " "), name.replace("_", " ") + " = {value}"
                 )
                 reasons.append(Reason(name, value, info.render(value), float(contributions[i, j])))
+                if len(reasons) == top:
+                    break
             out.append(reasons)
         return out
 

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from features.catalog import feature_family
 from features.dataset import load_dataset
 from features.rows import build_training_rows
 from serving.examples import raw_customer
@@ -58,7 +59,9 @@ def test_health_ready_and_openapi_need_no_key(api_server):
         assert "/v1/predict" in spec["paths"]
         page = c.get("/docs").text
         assert "/static/swagger/swagger-ui-bundle.js" in page and "cdn" not in page.lower()
-        assert c.get("/static/swagger/swagger-ui-bundle.js").status_code == 200  # offline: served locally
+        assert (
+            c.get("/static/swagger/swagger-ui-bundle.js").status_code == 200
+        )  # offline: served locally
 
 
 def test_keys_are_required_and_admin_routes_need_an_admin_key(api_server, feature_rows):
@@ -166,11 +169,24 @@ def test_reasons_follow_the_shap_ordering(api_server, feature_rows, served):
         results = c.post("/v1/predict", json=_payload(rows)).json()["results"]
     matrix = served.model.encoder_.transform(rows)
     contrib = served.model.contributions(matrix)
+    families = [feature_family(f) for f in served.model.features]
     for i, result in enumerate(results):
-        top = [served.model.features[j] for j in np.argsort(-contrib[i], kind="stable")[:3]]
-        assert [r["feature"] for r in result["reasons"]] == top
+        named = [r["feature"] for r in result["reasons"]]
+        shap = {f: contrib[i, j] for j, f in enumerate(served.model.features)}
+        # the first reason is the single strongest driver; impacts are the SHAP values
+        assert named[0] == served.model.features[int(np.argmax(contrib[i]))]
         impacts = [r["impact"] for r in result["reasons"]]
+        assert impacts == pytest.approx([shap[f] for f in named])
         assert impacts == sorted(impacts, reverse=True)
+        # one reason per family, and no family left out beats the weakest reason given
+        given = {feature_family(f) for f in named}
+        assert len(given) == len(named) == 3
+        stronger = [
+            f
+            for j, f in enumerate(served.model.features)
+            if families[j] not in given and contrib[i, j] > impacts[-1]
+        ]
+        assert not stronger
         assert all(r["text"] for r in result["reasons"]) and result["action"]
 
 

@@ -24,7 +24,9 @@ def test_time_split_trains_on_older_and_tests_on_newest():
 
 
 def test_rows_at_one_instant_never_straddle_sets():
-    times = pd.Series(pd.to_datetime(["2026-01-01"] * 300 + ["2026-01-02"] * 300 + ["2026-01-03"] * 400, utc=True))
+    times = pd.Series(
+        pd.to_datetime(["2026-01-01"] * 300 + ["2026-01-02"] * 300 + ["2026-01-03"] * 400, utc=True)
+    )
     split = split_by_time(times, min_rows=1)
     for part in (split.train, split.valid, split.test):
         assert part.size == 0 or times.iloc[part].nunique() >= 1
@@ -68,7 +70,9 @@ def test_calibration_metrics_and_capacity_metrics():
     assert (precision, recall) == (0.5, 0.5)
     lift = lift_by_decile(y, p)
     assert lift["lift"].iloc[0] > 1.7 > lift["lift"].iloc[-1]
-    assert {"roc_auc", "pr_auc", "brier", "log_loss", "ece", "precision_at_50"} <= set(evaluate(y, p, k=50))
+    assert {"roc_auc", "pr_auc", "brier", "log_loss", "ece", "precision_at_50"} <= set(
+        evaluate(y, p, k=50)
+    )
 
 
 @pytest.mark.parametrize("method", ["isotonic", "sigmoid"])
@@ -79,9 +83,18 @@ def test_calibrator_fixes_a_miscalibrated_score(method):
     skewed = p_true**2
     cal = Calibrator(method).fit(skewed[:2500], y[:2500])
     fixed = cal.transform(skewed[2500:])
-    assert expected_calibration_error(y[2500:], fixed) < expected_calibration_error(y[2500:], skewed[2500:]) / 2
+    assert (
+        expected_calibration_error(y[2500:], fixed)
+        < expected_calibration_error(y[2500:], skewed[2500:]) / 2
+    )
     again = Calibrator.from_dict(cal.to_dict()).transform(skewed[2500:])
     np.testing.assert_allclose(again, fixed)
+    # calibration must not throw away the ranking (inside the calibration data's range)
+    test_scores, test_y = skewed[2500:], y[2500:]
+    inside = (test_scores > skewed[:2500].min()) & (test_scores < skewed[:2500].max())
+    auc_after = roc_auc_score(test_y[inside], fixed[inside])
+    assert auc_after == pytest.approx(roc_auc_score(test_y[inside], test_scores[inside]), abs=1e-9)
+    assert len(np.unique(fixed[inside])) > 0.99 * inside.sum()
 
 
 def _toy(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
@@ -94,7 +107,12 @@ def _toy(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
             "noise": rng.normal(size=n),
         }
     )
-    logit = -1.5 + 0.9 * frame["escalations_30d"] - 1.2 * frame["mean_sentiment_30d"] + 0.4 * (frame["last_channel"] == "phone")
+    logit = (
+        -1.5
+        + 0.9 * frame["escalations_30d"]
+        - 1.2 * frame["mean_sentiment_30d"]
+        + 0.4 * (frame["last_channel"] == "phone")
+    )
     y = (rng.uniform(size=n) < 1 / (1 + np.exp(-logit))).astype(int).to_numpy()
     return frame, y
 
@@ -107,7 +125,12 @@ def toy_model():
     train, y = _toy(4000, 0)
     valid, y_valid = _toy(1500, 1)
     features = ["escalations_30d", "mean_sentiment_30d", "last_channel", "noise"]
-    return DetractorModel(features, ["last_channel"], {k: v for k, v in catalog.items() if k in features}, LgbmParams(max_rounds=300)).fit(train, y, valid, y_valid)
+    return DetractorModel(
+        features,
+        ["last_channel"],
+        {k: v for k, v in catalog.items() if k in features},
+        LgbmParams(max_rounds=300),
+    ).fit(train, y, valid, y_valid)
 
 
 def test_model_save_load_round_trip(toy_model, tmp_path):
