@@ -160,6 +160,43 @@ def _cmd_keygen(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_score(args: argparse.Namespace) -> int:
+    from nps_core.config import get_settings
+    from serving.risklist import ListPolicy
+    from serving.scoring import score_day
+
+    settings = get_settings()
+    policy = ListPolicy(
+        capacity=args.capacity or settings.daily_capacity,
+        control_share=settings.control_share if args.control_share is None else args.control_share,
+    )
+    report = score_day(settings, args.data, args.as_of, policy=policy, progress=not args.quiet)
+    print(report.summary())
+    return 0
+
+
+def _cmd_impact(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from features.dataset import load_dataset
+    from nps_core.config import get_settings
+    from serving.impact import describe, estimate_impact
+    from serving.store import open_store
+
+    dataset = load_dataset(args.data)
+    store = open_store(get_settings().store_url)
+    result = estimate_impact(
+        store,
+        dataset.surveys,
+        dataset.scale,
+        pd.Timestamp(args.date_from).date(),
+        pd.Timestamp(args.date_to).date(),
+        window_days=args.window_days,
+    )
+    print(describe(result))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="nps-risk",
@@ -219,6 +256,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--log-level", default="info")
     p.add_argument("--access-log", action="store_true", help="log every request")
     p.set_defaults(handler=_cmd_serve)
+
+    p = sub.add_parser(
+        "score", help="the daily risk list: close the loop, then predicted Detractors"
+    )
+    p.add_argument("--data", type=Path, required=True, help="a DIR written by simulate or import")
+    p.add_argument("--as-of", help="list date (default today); features as of 00:00 UTC that day")
+    p.add_argument(
+        "--capacity",
+        type=int,
+        help="calls the team can make today (default NPS_RISK_DAILY_CAPACITY)",
+    )
+    p.add_argument(
+        "--control-share", type=float, help="share held out as a control group (default 0.10)"
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(handler=_cmd_score)
+
+    p = sub.add_parser(
+        "impact", help="did outreach help? later answers of called vs control customers"
+    )
+    p.add_argument(
+        "--data", type=Path, required=True, help="the DIR holding the later survey answers"
+    )
+    p.add_argument("--from", dest="date_from", required=True, help="first list date")
+    p.add_argument("--to", dest="date_to", required=True, help="last list date")
+    p.add_argument(
+        "--window-days", type=int, default=60, help="answers counted this long after the list"
+    )
+    p.set_defaults(handler=_cmd_impact)
 
     p = sub.add_parser("keygen", help="a new API key and the digest the server stores")
     p.add_argument("--admin", action="store_true", help="print the admin variable name")

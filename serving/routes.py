@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+from typing import Annotated, Any, Literal
+
 import numpy as np
-from fastapi import APIRouter, HTTPException, Request, Response, status
+from fastapi import APIRouter, HTTPException, Path, Query, Request, Response, status
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.concurrency import run_in_threadpool
 
@@ -16,10 +20,14 @@ from serving.schemas import (
     Health,
     ModelInfo,
     ModelRef,
+    OutreachIn,
+    OutreachOut,
     PredictRequest,
     PredictResponse,
     ReloadOut,
     ResultOut,
+    RiskEntry,
+    RiskListOut,
 )
 
 router = APIRouter()
@@ -169,3 +177,87 @@ async def readyz(request: Request) -> Health:
 async def prometheus(request: Request) -> Response:
     """Prometheus exposition: requests and latency by route and status, predictions by band."""
     return Response(request.app.state.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
+
+
+def _store(request: Request) -> Any:
+    from serving.store import open_store
+
+    state = request.app.state
+    if getattr(state, "store", None) is None:
+        state.store = open_store(state.settings.store_url)
+    return state.store
+
+
+def _entry(row: dict[str, Any]) -> RiskEntry:
+    reasons = json.loads(row["reasons"]) if isinstance(row.get("reasons"), str) else None
+    return RiskEntry(
+        list_date=str(row["list_date"]),
+        customer_id=row["customer_id"],
+        rank=int(row["rank"]),
+        probability=float(row["probability"]),
+        band=row["band"],
+        group=row["grp"],
+        flagged=bool(row["flagged"]),
+        owner_team=None
+        if row.get("owner_team") is None or row["owner_team"] != row["owner_team"]
+        else row["owner_team"],
+        action=row["action"],
+        reasons=reasons,
+        model_version=str(row["model_version"]),
+    )
+
+
+@router.get("/v1/risk-list", response_model=RiskListOut, responses=ERRORS, tags=["risk"])
+async def risk_list(
+    request: Request,
+    _key: ApiKey,
+    date: Annotated[
+        dt.date | None, Query(description="list date; the newest list if omitted")
+    ] = None,
+    band: Annotated[Literal["high", "medium", "low"] | None, Query()] = None,
+    team: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+) -> RiskListOut:
+    """The day's list to work (outreach group only), best first."""
+    from serving.store import read_list
+
+    list_date, frame = await run_in_threadpool(
+        read_list, _store(request), date, band=band, team=team, limit=limit
+    )
+    entries = [_entry(r) for r in frame.to_dict("records")]
+    return RiskListOut(
+        list_date=None if list_date is None else str(list_date), count=len(entries), entries=entries
+    )
+
+
+@router.get(
+    "/v1/customers/{customer_id}/risk",
+    response_model=RiskEntry,
+    responses={**ERRORS, 404: {"model": ErrorOut}},
+    tags=["risk"],
+)
+async def customer_risk(
+    customer_id: Annotated[str, Path(max_length=200)], request: Request, _key: ApiKey
+) -> RiskEntry:
+    """This customer's entry in the newest daily list that scored them."""
+    from serving.store import latest_for_customer
+
+    row = await run_in_threadpool(latest_for_customer, _store(request), customer_id)
+    if row is None:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND, f"customer {customer_id!r} is on no daily list yet"
+        )
+    return _entry(row)
+
+
+@router.post(
+    "/v1/outreach", response_model=OutreachOut, status_code=201, responses=ERRORS, tags=["risk"]
+)
+async def record_outreach(body: OutreachIn, request: Request, _key: ApiKey) -> OutreachOut:
+    """Record that a customer was contacted, and how it went (closes a follow-up)."""
+    from serving.store import record_outreach as save
+
+    record = body.model_dump()
+    record["contacted_at"] = record["contacted_at"] or dt.datetime.now(dt.UTC)
+    new_id = await run_in_threadpool(save, _store(request), record)
+    return OutreachOut(id=new_id, customer_id=body.customer_id, recorded=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
@@ -150,3 +150,42 @@ class ReloadOut(BaseModel):
     version: str
     previous_version: str | None
     message: str
+
+
+class RiskEntry(BaseModel):
+    list_date: str
+    customer_id: str
+    rank: int
+    probability: float
+    band: str
+    group: Literal["treatment", "control"]
+    flagged: bool
+    owner_team: str | None
+    action: str
+    reasons: list[ReasonOut] | None
+    model_version: str
+
+
+class RiskListOut(BaseModel):
+    list_date: str | None
+    count: int
+    entries: list[RiskEntry]
+
+
+class OutreachIn(BaseModel):
+    customer_id: str = Field(min_length=1, max_length=200)
+    contacted_at: Timestamp | None = Field(default=None, description="defaults to now")
+    outcome: Literal["reached", "resolved", "no_answer", "declined", "escalated"]
+    list_date: date | None = None
+    response_id: str | None = Field(
+        default=None, max_length=200, description="the answer being followed up, if any"
+    )
+    channel: str | None = Field(default=None, max_length=50)
+    agent_id: str | None = Field(default=None, max_length=200)
+    notes: str | None = Field(default=None, max_length=5000)
+
+
+class OutreachOut(BaseModel):
+    id: int
+    customer_id: str
+    recorded: bool

@@ -33,3 +33,42 @@ def settings(mlflow_home):
     from nps_core.config import Settings
 
     return Settings(home=mlflow_home, daily_capacity=20)
+
+
+def _store_urls() -> list:
+    pg = os.environ.get("NPS_RISK_TEST_POSTGRES_URL")
+    reason = "NPS_RISK_TEST_POSTGRES_URL is not set: PostgreSQL store tests SKIPPED (run .ci/run to get one)"
+    return [
+        pytest.param("sqlite", id="sqlite"),
+        pytest.param(pg, id="postgresql", marks=[] if pg else [pytest.mark.skip(reason=reason)]),
+    ]
+
+
+@pytest.fixture(params=_store_urls())
+def store_url(request, tmp_path) -> str:
+    """A fresh, empty store: SQLite in a temp folder, or a new schema-less PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'store.db'}"
+        return
+    import uuid
+
+    from sqlalchemy import create_engine, text
+
+    admin = create_engine(request.param, isolation_level="AUTOCOMMIT")
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as conn:
+        conn.execute(text(f"CREATE DATABASE {name}"))
+    url = request.param.rsplit("/", 1)[0] + "/" + name
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    admin.dispose()
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not os.environ.get("NPS_RISK_TEST_POSTGRES_URL"):
+        terminalreporter.write_line(
+            "WARNING: PostgreSQL was not available; the store ran on SQLite only. CI (.ci/run) starts one.",
+            yellow=True,
+            bold=True,
+        )

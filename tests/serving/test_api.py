@@ -283,3 +283,50 @@ def test_reload_swaps_models_without_failing_a_request(
         assert swapped.status_code == 200 and swapped.json()["version"] == good.version
         assert codes.count(200) == len(codes) == 160
         assert admin.get("/v1/model").json()["version"] == good.version
+
+
+def test_risk_list_routes_read_the_store_and_outreach_is_recorded(
+    api_server, serving_settings, sim_dir
+):
+    from serving.risklist import ListPolicy
+    from serving.scoring import score_day
+    from serving.store import open_store, outreach, read_table
+
+    day = (load_dataset(sim_dir).interactions["opened_at"].max() - pd.Timedelta(days=1)).date()
+    report = score_day(
+        serving_settings, sim_dir, day, policy=ListPolicy(capacity=15), progress=False
+    )
+    with api_server.client() as c:
+        listed = c.get("/v1/risk-list", params={"limit": 5}).json()
+        assert listed["list_date"] == str(day) and listed["count"] == 5
+        ranks = [e["rank"] for e in listed["entries"]]
+        assert ranks == sorted(ranks) and all(
+            e["group"] == "treatment" and e["flagged"] for e in listed["entries"]
+        )
+        first = listed["entries"][0]
+        assert len(first["reasons"]) == 3 and first["action"]
+        high = c.get(
+            "/v1/risk-list", params={"date": str(day), "band": "high", "limit": 1000}
+        ).json()
+        assert all(e["band"] == "high" for e in high["entries"])
+        assert c.get("/v1/risk-list", params={"band": "urgent"}).status_code == 422
+        one = c.get(f"/v1/customers/{first['customer_id']}/risk").json()
+        assert one["rank"] == first["rank"] and one["list_date"] == str(day)
+        assert c.get("/v1/customers/nobody-at-all/risk").status_code == 404
+        r = c.post(
+            "/v1/outreach",
+            json={
+                "customer_id": first["customer_id"],
+                "outcome": "reached",
+                "list_date": str(day),
+                "notes": "apologised",
+            },
+        )
+        assert r.status_code == 201 and r.json()["recorded"]
+        assert (
+            c.post("/v1/outreach", json={"customer_id": "x", "outcome": "maybe"}).status_code == 422
+        )
+    saved = read_table(
+        open_store(serving_settings.store_url), outreach, customer_id=first["customer_id"]
+    )
+    assert saved.iloc[-1]["notes"] == "apologised" and report.counts["to_call"] == 15

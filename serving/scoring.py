@@ -1,0 +1,274 @@
+"""`nps-risk score`: the daily list from a data DIR, into the store and outputs/risk_lists/.
+
+Features are a snapshot as of 00:00 UTC of the list date (what was known when the day
+began), from the same feature code as training and the API.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from features.dataset import load_dataset
+from features.rows import as_of_timestamp, internal_ids, snapshot_as_of
+from nps_core.config import Settings
+from nps_core.errors import NpsRiskError
+from nps_core.playbooks import ACTIONS, band_for
+from serving.predictor import ServingModel
+from serving.risklist import (
+    ListPolicy,
+    answer_follow_ups,
+    exclusions,
+    in_control,
+    period_label,
+    rank_and_flag,
+)
+from serving.store import Store, open_store, outreach, read_table, replace_list
+from training.registry import CHAMPION, load_model
+
+
+@dataclass
+class ScoreReport:
+    list_date: date
+    run_id: str
+    model_version: str
+    counts: dict[str, int]
+    left_out: dict[str, int]
+    files: dict[str, Path] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        c = self.counts
+        lines = [
+            f"risk list for {self.list_date} (model version {self.model_version}, run {self.run_id})",
+            f"  close the loop: {c['detractor_follow_ups']} Detractor answers to follow up ({c['overdue']} overdue); "
+            f"{c['passive_follow_ups']} Passives, {c['promoter_follow_ups']} Promoters",
+            f"  predicted risk: {c['scored']:,} active customers scored, {c['eligible']:,} eligible; "
+            f"{c['to_call']} to call today, {c['control_flagged']} in the control group",
+            "  left out: "
+            + (", ".join(f"{n:,} {why}" for why, n in self.left_out.items()) or "nobody"),
+        ]
+        lines += [f"  {name}: {path}" for name, path in self.files.items()]
+        return "\n".join(lines)
+
+
+def _advance(bar: tqdm, stage: str) -> None:
+    bar.set_postfix_str(stage)
+    bar.update(1)
+
+
+def _write_atomic(path: Path, write: Callable[[Path], None]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    write(tmp)
+    os.replace(tmp, path)
+
+
+def score_day(
+    settings: Settings,
+    data_dir: Path,
+    list_date: date | str | None = None,
+    *,
+    policy: ListPolicy | None = None,
+    store: Store | None = None,
+    pause: Callable[[], None] | None = None,
+    progress: bool = True,
+) -> ScoreReport:
+    policy = policy or ListPolicy(
+        capacity=settings.daily_capacity, control_share=settings.control_share
+    )
+    as_of = as_of_timestamp(
+        pd.Timestamp(list_date).date() if list_date is not None else datetime.now(UTC).date()
+    )
+    day = as_of.date()
+    steps = tqdm(total=5, desc=f"risk list {day}", disable=not progress, unit="step")
+    dataset = load_dataset(data_dir)
+    served = ServingModel(load_model(settings, CHAMPION))
+    if served.spec is None:
+        raise NpsRiskError(
+            "the champion was trained on a feature table; a daily list needs one trained on a data DIR"
+        )
+    store = store or open_store(settings.store_url)
+    calls = read_table(store, outreach)
+    _advance(steps, "features")
+
+    snapshot = snapshot_as_of(
+        dataset.interactions, dataset.surveys, dataset.customers, as_of, served.spec
+    )
+    internal = set(internal_ids(dataset.customers))
+    follow = answer_follow_ups(dataset.surveys, calls, as_of, served.spec.scale, policy, internal)
+    _advance(steps, "scoring")
+
+    matrix = served.model.encoder_.transform(snapshot)
+    probability = served.model.predict_matrix(matrix) if len(snapshot) else np.array([])
+    scored = pd.DataFrame(
+        {
+            "customer_id": snapshot["customer_id"].astype(str),
+            "probability": probability,
+            "owner_team": snapshot["last_team"],
+        }
+    )
+    detractors_open = set(follow.loc[follow["kind"] == "detractor", "customer_id"])
+    why = exclusions(scored["customer_id"], as_of, dataset.surveys, calls, detractors_open, policy)
+    eligible = scored[why.isna().to_numpy()].reset_index(drop=True)
+    label = period_label(as_of, policy.period)
+    ranked = rank_and_flag(
+        eligible, in_control(eligible["customer_id"], label, policy.control_share), policy.capacity
+    )
+    bands = [
+        band_for(p, served.bands["high"], served.bands["medium"]) for p in ranked["probability"]
+    ]
+    ranked = ranked.assign(
+        band=[b.value for b in bands], action=[ACTIONS[b] for b in bands], reasons=None
+    )
+    _advance(steps, "reasons")
+
+    top = ranked.head(policy.reasons_for_top)
+    if len(top):
+        position = pd.Series(
+            np.arange(len(snapshot)), index=snapshot["customer_id"].astype(str).to_numpy()
+        )
+        rows = position.loc[top["customer_id"]].to_numpy()
+        answers = served.answer(list(top["customer_id"]), matrix[rows])
+        ranked.loc[top.index, "reasons"] = [json.dumps(a.reasons, default=str) for a in answers]
+    run_id = uuid.uuid4().hex
+    ranked = ranked.assign(list_date=day, model_version=served.version, run_id=run_id)
+    follow_rows = follow.assign(
+        list_date=day,
+        run_id=run_id,
+        owner_team=follow["customer_id"].map(
+            dict(zip(scored["customer_id"], scored["owner_team"], strict=True))
+        ),
+        grp=np.where(
+            in_control(follow["customer_id"], label, policy.control_share)
+            & (follow["kind"] != "detractor"),
+            "control",
+            "treatment",
+        ),
+    )
+    left_out = why.value_counts().to_dict()
+    left_out["internal or test accounts"] = len(internal)
+    beyond = int((ranked["grp"].eq("treatment") & ~ranked["flagged"]).sum())
+    left_out[f"beyond today's capacity of {policy.capacity}"] = beyond
+    counts = {
+        "scored": len(scored),
+        "eligible": len(eligible),
+        "to_call": int((ranked["flagged"] & ranked["grp"].eq("treatment")).sum()),
+        "control_flagged": int((ranked["flagged"] & ranked["grp"].eq("control")).sum()),
+        "detractor_follow_ups": int((follow["kind"] == "detractor").sum()),
+        "overdue": int(follow["overdue"].fillna(False).astype(bool).sum()),
+        "passive_follow_ups": int((follow["kind"] == "passive").sum()),
+        "promoter_follow_ups": int((follow["kind"] == "promoter").sum()),
+    }
+    run = {
+        "run_id": run_id,
+        "list_date": day,
+        "started_at": datetime.now(UTC),
+        "finished_at": None,
+        "model_name": served.loaded.name,
+        "model_version": served.version,
+        "summary": {
+            "counts": counts,
+            "left_out": left_out,
+            "policy": policy.__dict__,
+            "data": str(data_dir),
+        },
+    }
+    _advance(steps, "saving")
+    replace_list(
+        store,
+        day,
+        run={**run, "finished_at": datetime.now(UTC)},
+        scores=ranked,
+        followups=follow_rows,
+        pause=pause,
+    )
+    report = ScoreReport(
+        day, run_id, served.version, counts, {k: int(v) for k, v in left_out.items() if v}
+    )
+    report.files = write_outputs(settings, report, ranked, follow_rows)
+    steps.update(1)
+    steps.close()
+    return report
+
+
+def write_outputs(
+    settings: Settings, report: ScoreReport, ranked: pd.DataFrame, follow: pd.DataFrame
+) -> dict[str, Path]:
+    """The list to work (outreach group only), the control list for analysts, an HTML summary."""
+    from serving.list_report import render_summary
+
+    folder = settings.outputs_path / "risk_lists"
+    folder.mkdir(parents=True, exist_ok=True)
+    day = report.list_date.isoformat()
+    work = _work_list(
+        ranked[ranked["flagged"] & ranked["grp"].eq("treatment")],
+        follow[follow["grp"].eq("treatment")],
+    )
+    control = ranked[ranked["flagged"] & ranked["grp"].eq("control")][
+        ["rank", "customer_id", "probability", "band", "owner_team"]
+    ]
+    files = {
+        "list to work": folder / f"{day}.csv",
+        "control group": folder / f"{day}-control.csv",
+        "summary": folder / f"{day}.html",
+    }
+    _write_atomic(files["list to work"], lambda p: work.to_csv(p, index=False))
+    _write_atomic(files["control group"], lambda p: control.to_csv(p, index=False))
+    html = render_summary(report, ranked, follow)
+    _write_atomic(files["summary"], lambda p: p.write_text(html))
+    return files
+
+
+def _work_list(predicted: pd.DataFrame, follow: pd.DataFrame) -> pd.DataFrame:
+    """One sheet: close the loop first (Detractors by urgency), then predicted risk by rank."""
+
+    def reasons_text(raw: Any) -> str:
+        return "; ".join(r["text"] for r in json.loads(raw)) if isinstance(raw, str) else ""
+
+    loop = follow.sort_values(
+        ["kind", "hours_left"],
+        key=lambda s: (
+            s.map({"detractor": 0, "passive": 1, "promoter": 2}) if s.name == "kind" else s
+        ),
+        kind="stable",
+    )
+    part1 = pd.DataFrame(
+        {
+            "part": loop["kind"].map(
+                {
+                    "detractor": "close the loop: Detractor",
+                    "passive": "Passive: ask what is missing",
+                    "promoter": "Promoter: ask for a referral",
+                }
+            ),
+            "customer_id": loop["customer_id"],
+            "owner_team": loop["owner_team"],
+            "score": loop["score"],
+            "comment": loop["comment"],
+            "hours_left": loop["hours_left"].round(1),
+            "overdue": loop["overdue"],
+            "action": loop["action"],
+        }
+    )
+    part2 = pd.DataFrame(
+        {
+            "part": "predicted risk",
+            "customer_id": predicted["customer_id"],
+            "owner_team": predicted["owner_team"],
+            "rank": predicted["rank"],
+            "probability": predicted["probability"].round(4),
+            "band": predicted["band"],
+            "reasons": predicted["reasons"].map(reasons_text),
+            "action": predicted["action"],
+        }
+    )
+    return pd.concat([part1, part2], ignore_index=True)

@@ -1,0 +1,277 @@
+"""The risk-list store behind SQLAlchemy: SQLite under data/ by default, PostgreSQL when
+NPS_RISK_DATABASE_URL points at one. The one place that reads and writes these tables.
+
+Schema changes are numbered steps in ``MIGRATIONS``; ``open_store`` applies the missing ones
+and records each in ``schema_version``. A day's list is replaced in one transaction, so a
+crash half-way leaves the previous list as it was.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    delete,
+    func,
+    insert,
+    select,
+)
+from sqlalchemy.engine import Connection, Engine
+
+metadata = MetaData()
+
+schema_version = Table(
+    "schema_version",
+    metadata,
+    Column("version", Integer, primary_key=True),
+    Column("applied_at", DateTime(timezone=True), nullable=False),
+    Column("description", Text, nullable=False),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("run_id", String(64), primary_key=True),
+    Column("list_date", Date, nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("model_name", String(200)),
+    Column("model_version", String(50)),
+    Column("summary", Text),  # JSON: counts, exclusions by reason, parameters
+)
+
+risk_scores = Table(
+    "risk_scores",
+    metadata,
+    Column("list_date", Date, primary_key=True),
+    Column("customer_id", String(200), primary_key=True),
+    Column("rank", Integer, nullable=False),
+    Column("probability", Float, nullable=False),
+    Column("band", String(10), nullable=False),
+    Column("grp", String(10), nullable=False),  # "treatment" or "control"
+    Column(
+        "flagged", Boolean, nullable=False
+    ),  # in the day's outreach list (or would be, for control)
+    Column("reasons", Text),  # JSON list of {feature, value, text, impact}; top of the list only
+    Column("action", Text, nullable=False),
+    Column("owner_team", String(200)),
+    Column("model_version", String(50), nullable=False),
+    Column("run_id", String(64), nullable=False),
+    Index("ix_risk_scores_list", "list_date", "flagged", "rank"),
+    Index("ix_risk_scores_customer", "customer_id", "list_date"),
+)
+
+follow_ups = Table(
+    "follow_ups",
+    metadata,
+    Column("list_date", Date, primary_key=True),
+    Column("response_id", String(200), primary_key=True),
+    Column("kind", String(20), nullable=False),  # detractor, passive, promoter
+    Column("customer_id", String(200), nullable=False),
+    Column("responded_at", DateTime(timezone=True), nullable=False),
+    Column("score", Integer, nullable=False),
+    Column("comment", Text),
+    Column("channel", String(50)),
+    Column("owner_team", String(200)),
+    Column("due_at", DateTime(timezone=True)),
+    Column("hours_left", Float),
+    Column("overdue", Boolean),
+    Column("grp", String(10), nullable=False),
+    Column("action", Text, nullable=False),
+    Column("run_id", String(64), nullable=False),
+)
+
+outreach = Table(
+    "outreach",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("customer_id", String(200), nullable=False),
+    Column("contacted_at", DateTime(timezone=True), nullable=False),
+    Column("list_date", Date),
+    Column("response_id", String(200)),  # when closing the loop on a survey answer
+    Column("channel", String(50)),
+    Column("agent_id", String(200)),
+    Column("outcome", String(30), nullable=False),
+    Column("notes", Text),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Index("ix_outreach_customer", "customer_id", "contacted_at"),
+)
+
+OUTCOMES = ("reached", "resolved", "no_answer", "declined", "escalated")
+
+
+def _v1(conn: Connection) -> None:
+    for table in (runs, risk_scores, follow_ups, outreach):
+        table.create(conn, checkfirst=True)
+
+
+MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
+    (1, "risk scores, follow-ups, outreach and runs", _v1),
+]
+
+
+@dataclass
+class Store:
+    engine: Engine
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        with self.engine.begin() as conn:
+            yield conn
+
+    def version(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.max(schema_version.c.version))).scalar() or 0)
+
+
+def open_store(url: str) -> Store:
+    """Connect, and bring the schema up to date (each step in its own transaction)."""
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, future=True, pool_pre_ping=True)
+    with engine.begin() as conn:
+        schema_version.create(conn, checkfirst=True)
+    store = Store(engine)
+    current = store.version()
+    for number, description, step in MIGRATIONS:
+        if number > current:
+            with engine.begin() as conn:
+                step(conn)
+                conn.execute(
+                    insert(schema_version).values(
+                        version=number, applied_at=datetime.now(UTC), description=description
+                    )
+                )
+    return store
+
+
+def _records(frame: pd.DataFrame, columns: list[str]) -> list[dict[str, Any]]:
+    """Plain Python values for the driver (no numpy scalars, NaN -> None)."""
+    out = frame[columns].astype(object).where(frame[columns].notna(), None).to_dict("records")
+    for row in out:
+        for key, value in row.items():
+            if hasattr(value, "item"):
+                row[key] = value.item()
+            elif isinstance(value, pd.Timestamp):
+                row[key] = value.to_pydatetime()
+    return out
+
+
+def replace_list(
+    store: Store,
+    list_date: date,
+    *,
+    run: dict[str, Any],
+    scores: pd.DataFrame,
+    followups: pd.DataFrame,
+    pause: Callable[[], None] | None = None,
+) -> None:
+    """Replace one date's list in a single transaction (``pause`` is a test hook that runs
+    after the old rows are deleted and before the new ones are in)."""
+    score_cols = [c.name for c in risk_scores.columns]
+    follow_cols = [c.name for c in follow_ups.columns]
+    with store.transaction() as conn:
+        conn.execute(delete(risk_scores).where(risk_scores.c.list_date == list_date))
+        conn.execute(delete(follow_ups).where(follow_ups.c.list_date == list_date))
+        conn.execute(delete(runs).where(runs.c.list_date == list_date))
+        if pause is not None:
+            pause()
+        conn.execute(
+            insert(runs), [{**run, "summary": json.dumps(run.get("summary", {}), default=str)}]
+        )
+        rows = _records(scores, score_cols)
+        for start in range(0, len(rows), 50_000):
+            conn.execute(insert(risk_scores), rows[start : start + 50_000])
+        if len(followups):
+            conn.execute(insert(follow_ups), _records(followups, follow_cols))
+
+
+def read_list(
+    store: Store,
+    list_date: date | None = None,
+    *,
+    band: str | None = None,
+    team: str | None = None,
+    limit: int = 100,
+    flagged_only: bool = True,
+    group: str | None = "treatment",
+) -> tuple[date | None, pd.DataFrame]:
+    """The day's risk list (the newest if no date), best first."""
+    with store.engine.connect() as conn:
+        if list_date is None:
+            list_date = conn.execute(select(func.max(risk_scores.c.list_date))).scalar()
+            if list_date is None:
+                return None, pd.DataFrame(columns=[c.name for c in risk_scores.columns])
+        query = select(risk_scores).where(risk_scores.c.list_date == list_date)
+        if flagged_only:
+            query = query.where(risk_scores.c.flagged.is_(True))
+        if group:
+            query = query.where(risk_scores.c.grp == group)
+        if band:
+            query = query.where(risk_scores.c.band == band)
+        if team:
+            query = query.where(risk_scores.c.owner_team == team)
+        frame = pd.read_sql(query.order_by(risk_scores.c.rank).limit(limit), conn)
+    return list_date, frame
+
+
+def read_followups(store: Store, list_date: date, kind: str | None = None) -> pd.DataFrame:
+    with store.engine.connect() as conn:
+        query = select(follow_ups).where(follow_ups.c.list_date == list_date)
+        if kind:
+            query = query.where(follow_ups.c.kind == kind)
+        return pd.read_sql(query.order_by(follow_ups.c.responded_at), conn)
+
+
+def latest_for_customer(store: Store, customer_id: str) -> dict[str, Any] | None:
+    with store.engine.connect() as conn:
+        row = (
+            conn.execute(
+                select(risk_scores)
+                .where(risk_scores.c.customer_id == customer_id)
+                .order_by(risk_scores.c.list_date.desc())
+                .limit(1)
+            )
+            .mappings()
+            .first()
+        )
+    return dict(row) if row else None
+
+
+def read_table(store: Store, table: Table, **equal: Any) -> pd.DataFrame:
+    query = select(table)
+    for column, value in equal.items():
+        query = query.where(table.c[column] == value)
+    with store.engine.connect() as conn:
+        return pd.read_sql(query, conn)
+
+
+def record_outreach(store: Store, record: dict[str, Any]) -> int:
+    with store.transaction() as conn:
+        result = conn.execute(insert(outreach).values(**record, recorded_at=datetime.now(UTC)))
+        return int(result.inserted_primary_key[0])
+
+
+def runs_for(store: Store, list_date: date) -> list[dict[str, Any]]:
+    with store.engine.connect() as conn:
+        rows = conn.execute(select(runs).where(runs.c.list_date == list_date)).mappings().all()
+    return [{**dict(r), "summary": json.loads(r["summary"] or "{}")} for r in rows]
