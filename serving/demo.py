@@ -95,6 +95,13 @@ def _ask_the_api(data: Path, outputs: Path) -> int:
     return 0
 
 
+def _day_after(data: Path) -> str:
+    import pandas as pd
+
+    last = pd.read_parquet(data / "interactions.parquet", columns=["opened_at"])["opened_at"].max()
+    return (last + pd.Timedelta(days=1)).date().isoformat()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m serving.demo")
     parser.add_argument("--out", type=Path, default=Path("data/demo"))
@@ -132,8 +139,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     _step("promote the challenger if it earns it", lambda: cli(["promote"]))
     _step("serve the champion and ask it about one customer", lambda: _ask_the_api(data, outputs))
+    _step(
+        "today's risk list (the day after the data ends)",
+        lambda: cli(["score", "--data", str(data), "--as-of", _day_after(data), "--quiet"]),
+    )
     print(
-        "\nDone. Compare runs in the MLflow UI with `make ui`; the evaluation report is under outputs/reports/."
+        "\nDone. Compare runs in the MLflow UI with `make ui`; the evaluation report is under "
+        "outputs/reports/, the daily list under outputs/risk_lists/."
     )
     return 0
 

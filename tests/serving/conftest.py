@@ -93,7 +93,7 @@ def start_server(settings: Settings, **env_overrides: str) -> Server:
         cwd=Path(__file__).resolve().parents[2],
     )
     log: list[str] = []
-    deadline = time.monotonic() + 90
+    deadline = time.monotonic() + 240  # generous: a loaded 2-core machine starts slowly
     while time.monotonic() < deadline:
         ready, _, _ = select.select([process.stderr], [], [], 1.0)
         if ready:
