@@ -197,6 +197,22 @@ def _cmd_impact(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_nps(args: argparse.Namespace) -> int:
+    from features.dataset import load_dataset
+    from nps_core.config import get_settings
+    from serving.nps_report import describe, nps_tables, plot_trend
+
+    data = load_dataset(args.data)
+    tables = nps_tables(data, args.by, args.freq)
+    print(describe(data, tables, args.industry))
+    out = get_settings().outputs_path / "nps"
+    out.mkdir(parents=True, exist_ok=True)
+    for name, frame in tables.items():
+        frame.to_csv(out / f"nps_by_{name}.csv", index=False)
+    print(f"trend plot: {plot_trend(tables['period'], out / 'nps_trend.png')}; tables in {out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="nps-risk",
@@ -285,6 +301,32 @@ def build_parser() -> argparse.ArgumentParser:
         "--window-days", type=int, default=60, help="answers counted this long after the list"
     )
     p.set_defaults(handler=_cmd_impact)
+
+    p = sub.add_parser(
+        "nps", help="NPS with intervals by channel, team, segment and month; trend plot"
+    )
+    p.add_argument("--data", type=Path, required=True)
+    p.add_argument(
+        "--by",
+        nargs="+",
+        default=["channel", "team", "segment"],
+        choices=["channel", "team", "segment", "region", "plan"],
+    )
+    p.add_argument("--freq", default="M", help="period: M (month, default), W (week), Q (quarter)")
+    p.add_argument(
+        "--industry",
+        choices=[
+            "saas",
+            "ecommerce",
+            "financial",
+            "insurance",
+            "telecom",
+            "contact-centre",
+            "healthcare",
+        ],
+        help="compare with the industry's typical range",
+    )
+    p.set_defaults(handler=_cmd_nps)
 
     p = sub.add_parser("keygen", help="a new API key and the digest the server stores")
     p.add_argument("--admin", action="store_true", help="print the admin variable name")
