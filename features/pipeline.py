@@ -36,12 +36,12 @@ def _floats(series: pd.Series) -> np.ndarray:
     return series.astype("Float64").to_numpy(dtype=np.float64, na_value=np.nan)
 
 
-def _codes(series: pd.Series, uniques: pd.Index) -> np.ndarray:
-    """Position of each value in ``uniques`` as float (NaN if missing), for last_value()."""
-    idx = uniques.get_indexer(series.astype(object).where(series.notna(), None))
-    out = idx.astype(np.float64)
-    out[idx < 0] = np.nan
-    return out
+def _factorized(series: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """Float codes (NaN for missing) and the distinct values, without Python string objects."""
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    out = codes.astype(np.float64)
+    out[codes < 0] = np.nan
+    return out, pd.Index(uniques)
 
 
 def _decode(codes: np.ndarray, uniques: pd.Index) -> pd.Series:
@@ -81,9 +81,21 @@ class _Stream:
         lo = self.start if w is None else self.lo[w]
         return window_sum(self.index.cumsum(values), lo, self.hi)
 
+    def totals(self, values: np.ndarray) -> dict[int | None, np.ndarray]:
+        """Sums over every window (and all history, key None) from one prefix sum."""
+        prefix = self.index.cumsum(values)
+        out: dict[int | None, np.ndarray] = {
+            w: window_sum(prefix, lo, self.hi) for w, lo in self.lo.items()
+        }
+        out[None] = window_sum(prefix, self.start, self.hi)
+        return out
+
+    def means(self, values: np.ndarray) -> dict[int | None, np.ndarray]:
+        sums, known = self.totals(values), self.totals((~np.isnan(values)).astype(np.float64))
+        return {w: _ratio(sums[w], known[w]) for w in sums}
+
     def mean(self, values: np.ndarray, w: int | None = None) -> np.ndarray:
-        known = (~np.isnan(values)).astype(np.float64)
-        return _ratio(self.total(values, w), self.total(known, w))
+        return self.means(values)[w]
 
     def extreme(self, values: np.ndarray, w: int, *, largest: bool) -> np.ndarray:
         return window_extreme(
@@ -115,11 +127,22 @@ def agent_history(
     interactions: pd.DataFrame, surveys: pd.DataFrame, spec: FeatureSpec
 ) -> pd.DataFrame:
     """Surveys with the agent and team of the ticket that triggered them (for agent/team rates)."""
-    tickets = interactions[["interaction_id", "opened_at", "agent_id", "team"]].drop_duplicates(
-        "interaction_id"
+    tickets = interactions[["interaction_id", "opened_at", "agent_id", "team"]]
+    # one factorize of both id columns, then an integer map: no string hash table per call
+    codes, uniques = pd.factorize(
+        pd.concat([tickets["interaction_id"], surveys["interaction_id"]], ignore_index=True)
     )
-    linked = surveys[["interaction_id", "responded_at", "score"]].merge(
-        tickets, on="interaction_id", how="inner"
+    ticket_codes, survey_codes = codes[: len(tickets)], codes[len(tickets) :]
+    position_of = np.full(len(uniques) + 1, -1, dtype=np.int64)
+    position_of[ticket_codes[::-1]] = np.arange(len(tickets) - 1, -1, -1)  # first occurrence wins
+    position = np.where(survey_codes >= 0, position_of[survey_codes], -1)
+    found = position >= 0
+    linked = pd.concat(
+        [
+            surveys.loc[found, ["responded_at", "score"]].reset_index(drop=True),
+            tickets.iloc[position[found]][["opened_at", "agent_id", "team"]].reset_index(drop=True),
+        ],
+        axis=1,
     )
     # An answer can only be about a ticket that existed when it was given.
     linked = linked[linked["opened_at"] <= linked["responded_at"]]
@@ -143,11 +166,12 @@ def _smoothed_rate(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Detractor share of each key's surveys before t, shrunk toward the overall share."""
     known = history[history[key].notna()]
-    uniques = pd.Index(pd.unique(pd.concat([known[key], q_keys.dropna()]).astype(object)))
-    ev_codes = uniques.get_indexer(known[key].astype(object))
-    q_codes_f = _codes(q_keys, uniques)
-    has_key = ~np.isnan(q_codes_f)
-    q_codes = np.where(has_key, q_codes_f, 0).astype(np.int64)
+    codes, _ = pd.factorize(
+        pd.concat([known[key].astype("str"), q_keys.astype("str")], ignore_index=True)
+    )
+    ev_codes, q_codes_raw = codes[: len(known)], codes[len(known) :]
+    has_key = q_codes_raw >= 0
+    q_codes = np.where(has_key, q_codes_raw, 0).astype(np.int64)
     stream = _Stream(ev_codes, _ns(known["responded_at"]), q_codes, q_times, ())
     n = np.where(has_key, stream.count(), np.nan)
     detractors = np.where(has_key, stream.total(known["is_detractor"].to_numpy(np.float64)), np.nan)
@@ -175,16 +199,13 @@ def compute_features(
     windows = spec.windows_days
     long = spec.long_window
     q_times = _ns(queries["as_of"])
-    ids = pd.Index(
-        pd.unique(
-            pd.concat(
-                [queries["customer_id"], interactions["customer_id"], surveys["customer_id"]],
-                ignore_index=True,
-            ).astype(object)
-        )
+    all_ids = pd.concat(
+        [queries["customer_id"], interactions["customer_id"], surveys["customer_id"]],
+        ignore_index=True,
     )
-    q_codes = ids.get_indexer(queries["customer_id"].astype(object))
-    i_codes = ids.get_indexer(interactions["customer_id"].astype(object))
+    all_codes, _ = pd.factorize(all_ids)
+    n_q, n_i = len(queries), len(interactions)
+    q_codes, i_codes, s_codes = all_codes[:n_q], all_codes[n_q : n_q + n_i], all_codes[n_q + n_i :]
     out: dict[str, np.ndarray | pd.Series] = {}
 
     opened = _ns(interactions["opened_at"])
@@ -216,27 +237,31 @@ def compute_features(
     out["days_since_first_contact"] = np.where(
         has_contact, (q_times - first_opened) / NS_DAY, np.nan
     )
-    channel = interactions["channel"]
+    extras = [c for c in spec.extra_categoricals]
+    factorized = {
+        column: _factorized(
+            interactions[column]
+            if column in interactions
+            else pd.Series([None] * len(interactions), dtype="str")
+        )
+        for column in ("channel", "category", "team", "agent_id", *extras)
+    }
+    channel_codes, channel_values = factorized["channel"]
     long_count = contacts.count(long)
     for ch in spec.channels:
+        is_ch = channel_codes == (channel_values.get_loc(ch) if ch in channel_values else -1)
         out[f"share_{ch}_{long}d"] = _ratio(
-            contacts.total((channel == ch).to_numpy(dtype=np.float64, na_value=0.0), long),
-            long_count,
+            contacts.totals(is_ch.astype(np.float64))[long], long_count
         )
     categorical_last: list[tuple[str, str]] = [
         ("last_channel", "channel"),
         ("last_category", "category"),
         ("last_team", "team"),
-        *((f"last_{extra}", extra) for extra in spec.extra_categoricals),
+        *((f"last_{extra}", extra) for extra in extras),
     ]
     for name, column in categorical_last:
-        source = (
-            interactions[column]
-            if column in interactions
-            else pd.Series([None] * len(interactions), dtype="str")
-        )
-        uniques = pd.Index(pd.unique(source.dropna().astype(object)))
-        out[name] = _decode(contacts.last(_codes(source, uniques)), uniques)
+        codes, uniques = factorized[column]
+        out[name] = _decode(contacts.last(codes), uniques)
 
     # --- open work at t: contacts opened before t minus those answered / resolved before t -
     responded_mask = interactions["first_response_at"].notna().to_numpy()
@@ -293,21 +318,40 @@ def compute_features(
     resolution_h = ((resolved - opened) / NS_HOUR)[resolved_mask]
     handle_min = col("handle_time_s", lambda v: v / 60.0)
     sentiment = col("sentiment")
+    sums = {
+        name: outcomes.totals(values)
+        for name, values in (
+            ("failed", failed),
+            ("escalated", escalated),
+            ("transfers", transfers),
+            ("reopened", reopened),
+            ("extra", extra),
+        )
+    }
+    means = {
+        name: outcomes.means(values)
+        for name, values in (
+            ("fcr", fcr),
+            ("resolution", resolution_h),
+            ("sentiment", sentiment),
+            ("handle", handle_min),
+        )
+    }
     for w in windows:
         out[f"resolved_{w}d"] = outcomes.count(w)
-        out[f"fcr_rate_{w}d"] = outcomes.mean(fcr, w)
-        out[f"failed_fcr_{w}d"] = outcomes.total(failed, w)
-        out[f"escalations_{w}d"] = outcomes.total(escalated, w)
-        out[f"transfers_{w}d"] = outcomes.total(transfers, w)
-        out[f"reopened_{w}d"] = outcomes.total(reopened, w)
-        out[f"extra_contacts_{w}d"] = outcomes.total(extra, w)
-        out[f"mean_resolution_h_{w}d"] = outcomes.mean(resolution_h, w)
-        out[f"mean_sentiment_{w}d"] = outcomes.mean(sentiment, w)
+        out[f"fcr_rate_{w}d"] = means["fcr"][w]
+        out[f"failed_fcr_{w}d"] = sums["failed"][w]
+        out[f"escalations_{w}d"] = sums["escalated"][w]
+        out[f"transfers_{w}d"] = sums["transfers"][w]
+        out[f"reopened_{w}d"] = sums["reopened"][w]
+        out[f"extra_contacts_{w}d"] = sums["extra"][w]
+        out[f"mean_resolution_h_{w}d"] = means["resolution"][w]
+        out[f"mean_sentiment_{w}d"] = means["sentiment"][w]
     for w in windows[1:]:
         out[f"max_resolution_h_{w}d"] = outcomes.extreme(resolution_h, w, largest=True)
-        out[f"mean_handle_time_min_{w}d"] = outcomes.mean(handle_min, w)
+        out[f"mean_handle_time_min_{w}d"] = means["handle"][w]
         out[f"min_sentiment_{w}d"] = outcomes.extreme(sentiment, w, largest=False)
-    out["escalations_total"] = outcomes.total(escalated)
+    out["escalations_total"] = sums["escalated"][None]
     out["last_resolved_failed_fcr"] = outcomes.last(failed)
     out["last_resolved_escalated"] = outcomes.last(escalated)
     out["last_resolved_transfers"] = outcomes.last(transfers)
@@ -317,9 +361,8 @@ def compute_features(
     first_resp_h = np.where(responded_mask, (first_resp - opened) / NS_HOUR, np.nan)[resolved_mask]
     out["last_resolved_first_response_h"] = outcomes.last(first_resp_h)
     for name, column in (("last_resolved_channel", "channel"), ("last_resolved_team", "team")):
-        source = interactions[column]
-        uniques = pd.Index(pd.unique(source.dropna().astype(object)))
-        out[name] = _decode(outcomes.last(_codes(source, uniques)[resolved_mask]), uniques)
+        codes, uniques = factorized[column]
+        out[name] = _decode(outcomes.last(codes[resolved_mask]), uniques)
     out["last_sentiment"] = outcomes.last(sentiment)
     recent = windows[1] if len(windows) > 1 else windows[0]
     known_sent = (~np.isnan(sentiment)).astype(np.float64)
@@ -328,10 +371,9 @@ def compute_features(
         window_sum(cs_sent, outcomes.lo[long], outcomes.lo[recent]),
         window_sum(cs_known, outcomes.lo[long], outcomes.lo[recent]),
     )
-    out["sentiment_trend"] = outcomes.mean(sentiment, recent) - older
+    out["sentiment_trend"] = means["sentiment"][recent] - older
 
     # --- earlier answers, by responded_at ---------------------------------------------------
-    s_codes = ids.get_indexer(surveys["customer_id"].astype(object))
     answers = _Stream(
         s_codes, _ns(surveys["responded_at"]), q_codes, q_times, (), surveys["response_id"].array
     )
@@ -355,10 +397,8 @@ def compute_features(
         (),
     )
     overall = _ratio(everyone.total(history["is_detractor"].to_numpy(np.float64)), everyone.count())
-    agent_uniques = pd.Index(pd.unique(interactions["agent_id"].dropna().astype(object)))
-    last_agent = _decode(
-        contacts.last(_codes(interactions["agent_id"], agent_uniques)), agent_uniques
-    )
+    agent_codes, agent_uniques = factorized["agent_id"]
+    last_agent = _decode(contacts.last(agent_codes), agent_uniques)
     rate, n = _smoothed_rate(
         history, "agent_id", last_agent, q_times, overall, spec.agent_prior_weight
     )

@@ -39,11 +39,12 @@ class EventIndex:
             tied[1:] |= same
             tied[:-1] |= same
             if tied.any():
-                rows = order[tied]
-                tiebreak = np.zeros(len(keys), dtype=np.int64)
+                # re-sort only the tied rows (runs of equal keys stay in place), by id
+                positions = np.flatnonzero(tied)
+                rows = order[positions]
                 tied_ids = np.asarray(ids.take(rows), dtype=object).astype(str)
-                tiebreak[rows] = np.argsort(np.argsort(tied_ids, kind="stable"))
-                order = np.lexsort((tiebreak, keys))
+                order = order.copy()
+                order[positions] = rows[np.lexsort((tied_ids, keys[rows]))]
         return cls(order=order, keys=keys[order], distinct_times=distinct, span=span)
 
     def __len__(self) -> int:
