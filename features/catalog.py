@@ -8,6 +8,7 @@ constraints where the sign is obvious to a support leader.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -84,8 +85,17 @@ class FeatureInfo:
                 if abs(number - round(number)) < 1e-9 or abs(number) >= 10
                 else f"{number:.1f}"
             )
-            return self.template.format(value=shown)
+            return (
+                _singular(self.template.format(value=shown))
+                if shown == "1"
+                else self.template.format(value=shown)
+            )
         return self.template.format(value=value)
+
+
+def _singular(text: str) -> str:
+    """'1 tickets still open' -> '1 ticket still open' (our templates put the noun after the number)."""
+    return re.sub(r"\b1 (\w+?)s\b", r"1 \1", text)
 
 
 def _w(days: int) -> str:

@@ -335,3 +335,12 @@ def test_snapshot_is_one_row_per_active_customer():
 def test_bare_date_means_midnight_utc():
     assert as_of_timestamp("2026-11-20") == pd.Timestamp("2026-11-20T00:00:00Z")
     assert as_of_timestamp("2026-11-20T09:00:00+02:00") == pd.Timestamp("2026-11-20T07:00:00Z")
+
+
+def test_reason_sentences_read_naturally():
+    catalog = feature_catalog(SPEC)
+    assert catalog["open_tickets"].render(1.0) == "1 ticket still open"
+    assert catalog["open_tickets"].render(3.0) == "3 tickets still open"
+    assert catalog["escalations_30d"].render(1.0) == "1 escalation in the last 30 days"
+    assert catalog["fcr_rate_30d"].render(0.25) == "25% of tickets solved at first contact in the last 30 days"
+    assert catalog["mean_sentiment_30d"].render(float("nan")).endswith("not known yet")
