@@ -2,7 +2,7 @@
 
 import hashlib
 import os
-import select
+import queue
 import socket
 import subprocess
 import sys
@@ -93,20 +93,25 @@ def start_server(settings: Settings, **env_overrides: str) -> Server:
         cwd=Path(__file__).resolve().parents[2],
     )
     log: list[str] = []
-    deadline = time.monotonic() + 240  # generous: a loaded 2-core machine starts slowly
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([process.stderr], [], [], 1.0)
-        if ready:
-            line = process.stderr.readline()
+    lines: queue.Queue[str] = queue.Queue()
+
+    def pump() -> None:  # a thread, not select(): select misses lines already in the buffer
+        for line in iter(process.stderr.readline, ""):
             log.append(line)
-            if "Uvicorn running on" in line:  # logged after the socket is bound
-                # keep draining the pipe, or a full buffer would stall the server
-                threading.Thread(
-                    target=lambda: log.extend(iter(process.stderr.readline, "")), daemon=True
-                ).start()
-                return Server(f"http://127.0.0.1:{port}", process, settings, log)
-            if not line and process.poll() is not None:
-                break
+            lines.put(line)
+        lines.put("")  # the process closed its stderr
+
+    threading.Thread(target=pump, daemon=True).start()
+    deadline = time.monotonic() + 240  # generous: a loaded 2-core machine starts slowly
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            line = lines.get(timeout=left)
+        except queue.Empty:
+            break
+        if "Uvicorn running on" in line:  # logged after the socket is bound
+            return Server(f"http://127.0.0.1:{port}", process, settings, log)
+        if line == "":
+            break
     process.kill()
     raise RuntimeError("server did not start:\n" + "".join(log))
 
