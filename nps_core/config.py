@@ -28,7 +28,9 @@ def _default_home() -> Path:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="NPS_RISK_", extra="ignore", frozen=True, populate_by_name=True)
+    model_config = SettingsConfigDict(
+        env_prefix="NPS_RISK_", extra="ignore", frozen=True, populate_by_name=True
+    )
 
     home: Path = Field(default_factory=_default_home)
     data_dir: Path = Path("data")
@@ -36,7 +38,9 @@ class Settings(BaseSettings):
     mlruns_dir: Path = Path("mlruns")
     mlflow_tracking_uri: str | None = Field(
         default=None,
-        validation_alias=AliasChoices("NPS_RISK_MLFLOW_TRACKING_URI", "MLFLOW_TRACKING_URI", "mlflow_tracking_uri"),
+        validation_alias=AliasChoices(
+            "NPS_RISK_MLFLOW_TRACKING_URI", "MLFLOW_TRACKING_URI", "mlflow_tracking_uri"
+        ),
         description="an MLflow server or store instead of the embedded SQLite one; read once, here",
     )
     database_url: str | None = Field(

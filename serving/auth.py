@@ -42,7 +42,7 @@ def _credentials(request: Request, credentials: HTTPAuthorizationCredentials | N
     return credentials.credentials
 
 
-def require_key(
+async def require_key(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 ) -> str:
     key = _credentials(request, credentials)
@@ -56,7 +56,7 @@ def require_key(
     return key
 
 
-def require_admin(request: Request, key: Annotated[str, Depends(require_key)]) -> str:
+async def require_admin(request: Request, key: Annotated[str, Depends(require_key)]) -> str:
     if not _matches(key, request.app.state.settings.key_digests(admin=True)):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "this route needs an admin key")
     return key

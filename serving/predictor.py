@@ -22,6 +22,8 @@ from nps_core.errors import NpsRiskError
 from nps_core.playbooks import ACTIONS, band_for
 from training.registry import LoadedModel
 
+SMALL_BATCH = 64
+
 
 class InputError(NpsRiskError):
     """A request names features the model does not know, or gives a value of the wrong kind."""
@@ -119,7 +121,12 @@ class ServingModel:
     # --- outputs -----------------------------------------------------------------------
     def score(self, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Calibrated probabilities and SHAP contributions (log-odds), from one call."""
-        contrib = self.booster.predict(matrix, num_iteration=self.iterations, pred_contrib=True)
+        # one thread for a few rows: a second thread only spins on a 2-core box (measured
+        # 4 ms CPU per single-row call against 0.12 ms); big batches use every core
+        threads = 1 if len(matrix) <= SMALL_BATCH else 0
+        contrib = self.booster.predict(
+            matrix, num_iteration=self.iterations, pred_contrib=True, num_threads=threads
+        )
         raw = 1.0 / (1.0 + np.exp(-contrib.sum(axis=1)))
         return self.model.calibrator_.transform(raw), contrib[:, :-1]
 

@@ -192,13 +192,20 @@ class DetractorModel:
     def action(band: Band) -> str:
         return ACTIONS[band]
 
+    def _families(self) -> list[str]:
+        """Feature families, computed once per feature list (not on every request)."""
+        if getattr(self, "_families_for", None) != self.features:
+            self._family_list = [feature_family(f) for f in self.features]
+            self._families_for = list(self.features)
+        return self._family_list
+
     def reasons(
         self, matrix: np.ndarray, contributions: np.ndarray, top: int = 3
     ) -> list[list[Reason]]:
         """Per row, the ``top`` strongest risk drivers by SHAP value, one per feature family
         (the strongest of each), in descending order of impact, as sentences."""
         order = np.argsort(-contributions, axis=1, kind="stable")
-        families = [feature_family(f) for f in self.features]
+        families = self._families()
         out = []
         for i, row in enumerate(order):
             reasons: list[Reason] = []

@@ -342,5 +342,8 @@ def test_reason_sentences_read_naturally():
     assert catalog["open_tickets"].render(1.0) == "1 ticket still open"
     assert catalog["open_tickets"].render(3.0) == "3 tickets still open"
     assert catalog["escalations_30d"].render(1.0) == "1 escalation in the last 30 days"
-    assert catalog["fcr_rate_30d"].render(0.25) == "25% of tickets solved at first contact in the last 30 days"
+    assert (
+        catalog["fcr_rate_30d"].render(0.25)
+        == "25% of tickets solved at first contact in the last 30 days"
+    )
     assert catalog["mean_sentiment_30d"].render(float("nan")).endswith("not known yet")

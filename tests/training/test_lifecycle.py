@@ -30,7 +30,9 @@ def test_training_registers_a_challenger_with_honest_metrics(first, settings):
     assert m["baselines"]["logistic"]["roc_auc"] > 0.55 and "one_rule" in m["baselines"]
     assert m["truth_roc_auc"] and m["test"]["roc_auc"] <= m["truth_roc_auc"] + 0.03
     split = outcome.result.split
-    assert split.kind == "time" and pd.Timestamp(m["split"]["test_from"]) > pd.Timestamp(m["split"]["valid_from"])
+    assert split.kind == "time" and pd.Timestamp(m["split"]["test_from"]) > pd.Timestamp(
+        m["split"]["valid_from"]
+    )
     assert outcome.report.is_file() and "lightgbm" in outcome.report.read_text().lower()
     loaded = load_model(settings, CHALLENGER)
     assert loaded.version == m["model_version"] and loaded.source == "registry"
@@ -51,10 +53,17 @@ def test_plain_pyfunc_returns_probabilities(first, settings):
     mlflow.set_tracking_uri(settings.tracking_uri)
     pyfunc = mlflow.pyfunc.load_model(f"models:/{settings.model_name}@{CHAMPION}")
     rows = outcome.result.test_rows[outcome.result.features].head(50)
-    rows = rows.assign(**{c: rows[c].astype(object).where(rows[c].notna(), None) for c in outcome.result.categorical})
+    rows = rows.assign(
+        **{
+            c: rows[c].astype(object).where(rows[c].notna(), None)
+            for c in outcome.result.categorical
+        }
+    )
     p = np.asarray(pyfunc.predict(rows), dtype=float)
     assert p.shape == (50,) and np.all((p > 0) & (p < 1)) and len(np.unique(p)) > 5
-    np.testing.assert_allclose(p, outcome.result.model.predict_proba(outcome.result.test_rows.head(50)))
+    np.testing.assert_allclose(
+        p, outcome.result.model.predict_proba(outcome.result.test_rows.head(50))
+    )
 
 
 def test_shuffled_labels_show_no_skill_and_are_never_promoted(first, settings, sim_dir, tmp_path):
@@ -83,7 +92,9 @@ def test_bring_your_own_table(settings, tmp_path):
             "tickets_last_month": np.round(np.exp(risk) * 2),
             "plan": rng.choice(["basic", "pro", ""], n),
             "csat_last": np.where(rng.uniform(size=n) < 0.1, "", np.round(3 - risk).astype(str)),
-            "churn_risk": np.where(rng.uniform(size=n) < 1 / (1 + np.exp(-(1.5 * risk - 1))), "Yes", "No"),
+            "churn_risk": np.where(
+                rng.uniform(size=n) < 1 / (1 + np.exp(-(1.5 * risk - 1))), "Yes", "No"
+            ),
         }
     )
     path = tmp_path / "mine.csv"
@@ -92,20 +103,36 @@ def test_bring_your_own_table(settings, tmp_path):
     m = outcome.metrics_json
     assert m["split"]["split"] == "stratified-random"
     assert m["test"]["roc_auc"] > 0.7
-    assert "plan" in outcome.result.categorical and "tickets_last_month" not in outcome.result.categorical
+    assert (
+        "plan" in outcome.result.categorical
+        and "tickets_last_month" not in outcome.result.categorical
+    )
     assert "account" not in outcome.result.features
 
 
 def test_labels_are_understood_or_refused_clearly():
-    assert parse_labels(pd.Series(["Yes", "no", "TRUE", "0", "1"]), "y", "f.csv").tolist() == [1, 0, 1, 0, 1]
+    assert parse_labels(pd.Series(["Yes", "no", "TRUE", "0", "1"]), "y", "f.csv").tolist() == [
+        1,
+        0,
+        1,
+        0,
+        1,
+    ]
     with pytest.raises(SchemaError, match=r"row 2.*'maybe'"):
         parse_labels(pd.Series(["yes", "maybe"]), "y", "f.csv")
 
 
 def test_unreachable_registry_serves_the_last_good_copy(first, settings, tmp_path):
     load_model(settings, CHAMPION)  # leaves a local copy
-    broken = Settings(home=settings.home, mlflow_tracking_uri=f"sqlite:///{tmp_path}/nowhere/absent.db")
+    broken = Settings(
+        home=settings.home, mlflow_tracking_uri=f"sqlite:///{tmp_path}/nowhere/absent.db"
+    )
     fallback = load_model(broken, CHAMPION)
-    assert fallback.source == "local-cache" and fallback.version == load_model(settings, CHAMPION).version
+    assert (
+        fallback.source == "local-cache"
+        and fallback.version == load_model(settings, CHAMPION).version
+    )
     with pytest.raises(ModelNotFoundError, match="nps-risk train"):
-        load_model(Settings(home=tmp_path, mlflow_tracking_uri=f"sqlite:///{tmp_path}/x.db"), CHAMPION)
+        load_model(
+            Settings(home=tmp_path, mlflow_tracking_uri=f"sqlite:///{tmp_path}/x.db"), CHAMPION
+        )
