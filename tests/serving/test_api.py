@@ -8,21 +8,12 @@ import pytest
 
 from features.catalog import feature_family
 from features.dataset import load_dataset
-from features.rows import build_training_rows
+from features.rows import LABEL_COLUMNS, build_training_rows
 from serving.examples import raw_customer
 from tests.serving.conftest import ADMIN_KEY, MAX_BATCH, MAX_BODY, start_server, stop_server
 from training.registry import CHAMPION, configure, load_model
 
-LABELS = {
-    "response_id",
-    "customer_id",
-    "as_of",
-    "responded_at",
-    "score",
-    "nps_segment",
-    "is_detractor",
-    "channel",
-}
+LABELS = set(LABEL_COLUMNS)
 
 
 @pytest.fixture(scope="module")
