@@ -38,7 +38,6 @@ ERRORS = {
     422: {"model": ErrorOut, "description": "invalid input; detail names the field"},
     503: {"model": ErrorOut, "description": "no model loaded"},
 }
-RAW_INLINE_LIMIT = 0  # raw interactions always go to a worker thread (feature pipeline)
 BATCH_INLINE_LIMIT = 64  # larger batches are scored off the event loop
 
 

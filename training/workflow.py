@@ -20,7 +20,7 @@ import pandas as pd
 from features.catalog import FeatureInfo, FeatureSpec, feature_catalog
 from features.dataset import load_dataset
 from features.pipeline import agent_history
-from features.rows import LABEL_COLUMNS, as_of_timestamp, build_training_rows, learn_spec
+from features.rows import as_of_timestamp, build_training_rows, learn_spec
 from nps_core.config import Settings
 from nps_core.errors import NpsRiskError, SchemaError
 from training.metrics import auc_with_ci
@@ -331,11 +331,4 @@ def write_metrics(path: Path, summary: dict[str, Any]) -> None:
     path.write_text(json.dumps(_json_safe(summary), indent=1, default=str))
 
 
-__all__ = [
-    "LABEL_COLUMNS",
-    "TrainOutcome",
-    "parse_labels",
-    "train_from_data",
-    "train_from_table",
-    "write_metrics",
-]
+__all__ = ["TrainOutcome", "parse_labels", "train_from_data", "train_from_table", "write_metrics"]
