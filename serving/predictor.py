@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -137,7 +137,7 @@ class ServingModel:
         for customer_id, p, why in zip(customer_ids, probabilities, reasons, strict=True):
             band = band_for(float(p), self.bands["high"], self.bands["medium"])
             out.append(
-                Scored(customer_id, float(p), band.value, [asdict(r) for r in why], ACTIONS[band])
+                Scored(customer_id, float(p), band.value, [r.as_dict() for r in why], ACTIONS[band])
             )
         return out
 
