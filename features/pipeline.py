@@ -14,6 +14,7 @@ What becomes known when (the contract of this module):
 from __future__ import annotations
 
 from collections.abc import Callable
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -45,10 +46,8 @@ def _factorized(series: pd.Series) -> tuple[np.ndarray, pd.Index]:
 
 
 def _decode(codes: np.ndarray, uniques: pd.Index) -> pd.Series:
-    valid = ~np.isnan(codes)
-    values = np.full(len(codes), None, dtype=object)
-    values[valid] = uniques.to_numpy(dtype=object)[codes[valid].astype(np.int64)]
-    return pd.Series(values, dtype="str")
+    ints = np.where(np.isnan(codes), -1, codes).astype(np.int64)
+    return pd.Series(uniques.astype("str").array.take(ints, allow_fill=True))
 
 
 def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
@@ -198,14 +197,23 @@ def compute_features(
         history = agent_history(interactions, surveys, spec)
     windows = spec.windows_days
     long = spec.long_window
-    q_times = _ns(queries["as_of"])
     all_ids = pd.concat(
-        [queries["customer_id"], interactions["customer_id"], surveys["customer_id"]],
+        [
+            queries["customer_id"],
+            interactions["customer_id"],
+            surveys["customer_id"],
+            customers["customer_id"],
+        ],
         ignore_index=True,
     )
     all_codes, _ = pd.factorize(all_ids)
-    n_q, n_i = len(queries), len(interactions)
-    q_codes, i_codes, s_codes = all_codes[:n_q], all_codes[n_q : n_q + n_i], all_codes[n_q + n_i :]
+    bounds = np.cumsum([0, len(queries), len(interactions), len(surveys), len(customers)])
+    q_codes, i_codes, s_codes, c_codes = (all_codes[a:b] for a, b in pairwise(bounds))
+    # Every feature is computed for the queries sorted by (customer, time), so each look-up
+    # walks the sorted events once; rows go back to the queries' order at the end.
+    q_times = _ns(queries["as_of"])
+    q_order = np.lexsort((q_times, q_codes))
+    q_codes, q_times = q_codes.take(q_order), q_times.take(q_order)
     out: dict[str, np.ndarray | pd.Series] = {}
 
     opened = _ns(interactions["opened_at"])
@@ -409,21 +417,21 @@ def compute_features(
     out["last_team_detractor_rate"] = team_rate
 
     # --- the customer ----------------------------------------------------------------------
-    attrs = queries[["customer_id"]].merge(
-        customers[["customer_id", "segment", "plan", "region", "signup_at"]].drop_duplicates(
-            "customer_id"
-        ),
-        on="customer_id",
-        how="left",
-    )
+    row_of = np.full(len(all_codes) + 1, -1, dtype=np.int64)
+    row_of[c_codes[::-1]] = np.arange(len(c_codes) - 1, -1, -1)  # the first row of an id wins
+    rows = row_of[q_codes]
     for name in ("segment", "plan", "region"):
-        out[name] = attrs[name].astype("str").reset_index(drop=True)
-    signup = _ns(attrs["signup_at"]).astype(np.float64)
-    signup[attrs["signup_at"].isna().to_numpy()] = np.nan
+        out[name] = pd.Series(customers[name].astype("str").array.take(rows, allow_fill=True))
+    signup = _ns(customers["signup_at"]).astype(np.float64)
+    signup[customers["signup_at"].isna().to_numpy()] = np.nan
+    signup = np.where(rows >= 0, signup.take(np.maximum(rows, 0)) if len(signup) else 0, np.nan)
     out["tenure_days"] = np.where(signup < q_times, (q_times - signup) / NS_DAY, np.nan)
 
     catalog = feature_catalog(spec)
     frame = pd.DataFrame({name: _as_column(out[name], catalog[name].kind) for name in catalog})
+    back = np.empty(len(q_order), dtype=np.int64)
+    back[q_order] = np.arange(len(q_order))
+    frame = frame.take(back)
     frame.index = queries.index
     return frame
 

@@ -2,7 +2,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from features.timeindex import EventIndex, last_value, window_extreme, window_sum
+from features.timeindex import EventIndex, TimeRanks, last_value, window_extreme, window_sum
 
 events = st.lists(st.tuples(st.integers(0, 3), st.integers(0, 20), st.integers(-5, 5)), max_size=40)
 queries = st.lists(
@@ -49,3 +49,46 @@ def test_strictly_before_at_nanosecond_ties():
     index = EventIndex.build(np.array([0, 0, 0]), np.array([t - 1, t, t + 1]))
     assert index.before(np.array([0]), np.array([t]))[0] == 1
     assert index.before(np.array([0]), np.array([t + 1]))[0] == 2
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    unit=st.sampled_from([10**9, 10**6, 10**3, 1]),
+    origin=st.integers(-(10**18), 10**18),
+    steps=st.lists(st.integers(0, 10**6), min_size=1, max_size=30),
+    offsets=st.lists(st.integers(-(10**16), 10**16), min_size=1, max_size=30),
+    n_codes=st.sampled_from([1, 10**6, 2**40]),
+)
+def test_time_ranks_order_events_before_queries_exactly(unit, origin, steps, offsets, n_codes):
+    """Whatever unit the events come in (and with the distinct-times fallback that huge
+    code counts force), rank(e) < query_rank(t) exactly when e < t, down to 1 ns."""
+    events = np.array([origin + s * unit for s in steps], dtype=np.int64)
+    queries = np.array([origin + o for o in offsets], dtype=np.int64)
+    ranks = TimeRanks.learn(events, n_codes)
+    event_ranks, query_ranks = ranks.of_events(events), ranks.of_queries(queries)
+    assert event_ranks.min() >= 0 and event_ranks.max() < ranks.span
+    assert n_codes * ranks.span < 2**63
+    for e, re in zip(events, event_ranks, strict=True):
+        for q, rq in zip(queries, query_ranks, strict=True):
+            assert (re < rq) == (e < q)
+
+
+def test_whole_second_exports_need_no_distinct_times():
+    seconds = np.array([0, 5, 5, 3_600], dtype=np.int64) * 10**9 + 1_700_000_000 * 10**9
+    ranks = TimeRanks.learn(seconds, n_codes=1_000_000)
+    assert ranks.unit == 10**9 and ranks.distinct is None
+    one_ns_off = seconds + np.array([0, 0, 0, 1])
+    assert TimeRanks.learn(one_ns_off, n_codes=1_000_000).unit == 1
+    assert TimeRanks.learn(one_ns_off, n_codes=2**40).distinct is not None  # keys would overflow
+
+
+def test_unsorted_queries_find_the_same_positions_as_sorted_ones():
+    rng = np.random.default_rng(3)
+    codes, times = rng.integers(0, 50, 2_000), rng.integers(0, 10**6, 2_000)
+    index = EventIndex.build(codes, times)
+    q_codes, q_times = rng.integers(0, 60, 500), rng.integers(-10, 10**6 + 10, 500)
+    expected = [
+        int(np.sum((codes == c) & (times < t)) + np.sum(codes < c))
+        for c, t in zip(q_codes, q_times, strict=True)
+    ]
+    assert index.before(q_codes, q_times).tolist() == expected
