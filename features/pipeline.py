@@ -8,24 +8,37 @@ What becomes known when (the contract of this module):
   after t was open at t and its outcome is unknown;
 - a survey answer from ``responded_at``.
 "Before t" is strict everywhere; windows are [t - w, t). Each stream is indexed once by
-(customer, time) and every window is a difference of prefix sums (see ``timeindex``).
+(customer, time), each input column is put in stream order once, and every window is a
+difference of prefix sums (see ``timeindex``). The streams are independent, so they run
+side by side on a small thread pool (numpy and arrow release the GIL in the heavy steps).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from itertools import pairwise
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from features.catalog import FeatureSpec, feature_catalog
-from features.timeindex import EventIndex, last_value, window_extreme, window_sum
+from features.timeindex import EventIndex, last_value, prefix_sums, window_extreme, window_sum
 
 NS_HOUR = 3_600 * 10**9
 NS_DAY = 24 * NS_HOUR
 AGENT_HISTORY_COLUMNS = ("responded_at", "agent_id", "team", "is_detractor")
+# Below this many interactions a thread pool costs more than it saves (the online path).
+PARALLEL_MIN_ROWS = 200_000
+NEVER = np.iinfo(np.int64).max
+
+Columns = dict[str, "np.ndarray | pd.Series"]
+T = TypeVar("T")
 
 
 def _ns(series: pd.Series) -> np.ndarray:
@@ -34,7 +47,7 @@ def _ns(series: pd.Series) -> np.ndarray:
 
 
 def _floats(series: pd.Series) -> np.ndarray:
-    return series.astype("Float64").to_numpy(dtype=np.float64, na_value=np.nan)
+    return series.to_numpy(dtype=np.float64, na_value=np.nan)
 
 
 def _factorized(series: pd.Series) -> tuple[np.ndarray, pd.Index]:
@@ -45,18 +58,17 @@ def _factorized(series: pd.Series) -> tuple[np.ndarray, pd.Index]:
     return out, pd.Index(uniques)
 
 
-def _decode(codes: np.ndarray, uniques: pd.Index) -> pd.Series:
-    ints = np.where(np.isnan(codes), -1, codes).astype(np.int64)
-    return pd.Series(uniques.astype("str").array.take(ints, allow_fill=True))
-
-
 def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
 
 
 class _Stream:
-    """Events of one kind for the queries: positions of every window bound, computed once."""
+    """Events of one kind for the queries: every window bound located once.
+
+    Values are put in stream order once (``sort``); every other method takes values that
+    are already in that order, so no column is gathered twice.
+    """
 
     def __init__(
         self,
@@ -66,80 +78,84 @@ class _Stream:
         q_times: np.ndarray,
         windows: tuple[int, ...],
         ids: Any = None,
+        near: np.ndarray | None = None,
     ) -> None:
-        self.index = EventIndex.build(codes, times, ids)
+        self.index = EventIndex.build(codes, times, ids, near=near)
         self.hi = self.index.before(q_codes, q_times)
         self.start = self.index.start(q_codes)
         self.lo = {w: self.index.before(q_codes, q_times - w * NS_DAY) for w in windows}
 
+    def sort(self, values: np.ndarray) -> np.ndarray:
+        return self.index.sorted_values(values)
+
+    def _lo(self, w: int | None) -> np.ndarray:
+        return self.start if w is None else self.lo[w]
+
     def count(self, w: int | None = None) -> np.ndarray:
-        lo = self.start if w is None else self.lo[w]
-        return (self.hi - lo).astype(np.float64)
+        return (self.hi - self._lo(w)).astype(np.float64)
 
-    def total(self, values: np.ndarray, w: int | None = None) -> np.ndarray:
-        lo = self.start if w is None else self.lo[w]
-        return window_sum(self.index.cumsum(values), lo, self.hi)
-
-    def totals(self, values: np.ndarray) -> dict[int | None, np.ndarray]:
+    def totals(self, ordered: np.ndarray) -> dict[int | None, np.ndarray]:
         """Sums over every window (and all history, key None) from one prefix sum."""
-        prefix = self.index.cumsum(values)
-        out: dict[int | None, np.ndarray] = {
-            w: window_sum(prefix, lo, self.hi) for w, lo in self.lo.items()
-        }
-        out[None] = window_sum(prefix, self.start, self.hi)
-        return out
+        prefix = prefix_sums(ordered)
+        return {w: window_sum(prefix, self._lo(w), self.hi) for w in (*self.lo, None)}
 
-    def means(self, values: np.ndarray) -> dict[int | None, np.ndarray]:
-        sums, known = self.totals(values), self.totals((~np.isnan(values)).astype(np.float64))
+    def total(self, ordered: np.ndarray, w: int | None = None) -> np.ndarray:
+        return window_sum(prefix_sums(ordered), self._lo(w), self.hi)
+
+    def means(self, ordered: np.ndarray) -> dict[int | None, np.ndarray]:
+        missing = np.isnan(ordered)
+        sums = self.totals(ordered)
+        known = self.totals(~missing) if missing.any() else {w: self.count(w) for w in sums}
         return {w: _ratio(sums[w], known[w]) for w in sums}
 
-    def mean(self, values: np.ndarray, w: int | None = None) -> np.ndarray:
-        return self.means(values)[w]
+    def extreme(self, ordered: np.ndarray, w: int, *, largest: bool) -> np.ndarray:
+        return window_extreme(ordered, self.lo[w], self.hi, largest=largest)
 
-    def extreme(self, values: np.ndarray, w: int, *, largest: bool) -> np.ndarray:
-        return window_extreme(
-            self.index.sorted_values(values), self.lo[w], self.hi, largest=largest
-        )
-
-    def last(self, values: np.ndarray) -> np.ndarray:
-        return last_value(self.index.sorted_values(values), self.start, self.hi)
+    def last(self, ordered: np.ndarray) -> np.ndarray:
+        return last_value(ordered, self.start, self.hi)
 
     @property
     def has_any(self) -> np.ndarray:
         return self.hi > self.start
 
-    def last_exact(self, values: np.ndarray, missing: int) -> np.ndarray:
+    def last_exact(self, ordered: np.ndarray, missing: int) -> np.ndarray:
         """Latest event's int64 value before t (exact, no float rounding), ``missing`` if none."""
-        if len(self.index) == 0:
+        if len(ordered) == 0:
             return np.full(len(self.hi), missing, dtype=np.int64)
-        taken = self.index.sorted_values(values)[np.maximum(self.hi - 1, 0)]
-        return np.where(self.has_any, taken, missing)
+        return np.where(self.has_any, ordered.take(np.maximum(self.hi - 1, 0)), missing)
 
-    def first_exact(self, values: np.ndarray, missing: int) -> np.ndarray:
-        if len(self.index) == 0:
+    def first_exact(self, ordered: np.ndarray, missing: int) -> np.ndarray:
+        if len(ordered) == 0:
             return np.full(len(self.hi), missing, dtype=np.int64)
-        taken = self.index.sorted_values(values)[np.minimum(self.start, len(self.index) - 1)]
-        return np.where(self.has_any, taken, missing)
+        return np.where(
+            self.has_any, ordered.take(np.minimum(self.start, len(ordered) - 1)), missing
+        )
 
 
 def agent_history(
     interactions: pd.DataFrame, surveys: pd.DataFrame, spec: FeatureSpec
 ) -> pd.DataFrame:
     """Surveys with the agent and team of the ticket that triggered them (for agent/team rates)."""
-    tickets = interactions[["interaction_id", "opened_at", "agent_id", "team"]]
-    # one factorize of both id columns, then an integer map: no string hash table per call
-    codes, uniques = pd.factorize(
-        pd.concat([tickets["interaction_id"], surveys["interaction_id"]], ignore_index=True)
+    # Hash the (few) surveyed ticket ids once and look every ticket up in that table: far
+    # cheaper than one hash table over all ticket ids.
+    survey_codes, surveyed = pd.factorize(surveys["interaction_id"])
+    match = pc.index_in(
+        pa.array(interactions["interaction_id"].astype("str").array),
+        value_set=pa.array(pd.Series(surveyed, dtype="str").array),
     )
-    ticket_codes, survey_codes = codes[: len(tickets)], codes[len(tickets) :]
-    position_of = np.full(len(uniques) + 1, -1, dtype=np.int64)
-    position_of[ticket_codes[::-1]] = np.arange(len(tickets) - 1, -1, -1)  # first occurrence wins
-    position = np.where(survey_codes >= 0, position_of[survey_codes], -1)
+    ticket_of_id = match.to_numpy(zero_copy_only=False)
+    has = ~np.isnan(ticket_of_id) if ticket_of_id.dtype.kind == "f" else ticket_of_id >= 0
+    tickets, ids = np.flatnonzero(has), ticket_of_id[has].astype(np.int64)
+    first_ticket = np.full(len(surveyed) + 1, -1, dtype=np.int64)
+    first_ticket[ids[::-1]] = tickets[::-1]  # the first ticket with an id wins
+    position = first_ticket[survey_codes]  # code -1 (no id) reads the trailing -1
     found = position >= 0
     linked = pd.concat(
         [
             surveys.loc[found, ["responded_at", "score"]].reset_index(drop=True),
-            tickets.iloc[position[found]][["opened_at", "agent_id", "team"]].reset_index(drop=True),
+            interactions.iloc[position[found]][["opened_at", "agent_id", "team"]].reset_index(
+                drop=True
+            ),
         ],
         axis=1,
     )
@@ -173,159 +189,169 @@ def _smoothed_rate(
     q_codes = np.where(has_key, q_codes_raw, 0).astype(np.int64)
     stream = _Stream(ev_codes, _ns(known["responded_at"]), q_codes, q_times, ())
     n = np.where(has_key, stream.count(), np.nan)
-    detractors = np.where(has_key, stream.total(known["is_detractor"].to_numpy(np.float64)), np.nan)
+    detractors = stream.total(stream.sort(known["is_detractor"].to_numpy(np.float64)))
+    detractors = np.where(has_key, detractors, np.nan)
     prior = np.nan_to_num(prior_rate, nan=0.0)
     rate = (detractors + weight * prior) / (n + weight)
     rate[np.isnan(prior_rate) & (n == 0)] = np.nan
     return rate, n
 
 
-def compute_features(
-    interactions: pd.DataFrame,
-    surveys: pd.DataFrame,
-    customers: pd.DataFrame,
-    queries: pd.DataFrame,
-    spec: FeatureSpec,
-    history: pd.DataFrame | None = None,
-) -> pd.DataFrame:
-    """Feature rows for ``queries`` (customer_id, as_of), in the queries' order and index.
+@dataclass(frozen=True)
+class _Context:
+    """The inputs every stream reads, in the interactions' row order."""
 
-    ``history`` is the agent/team survey history (see ``agent_history``); by default it is
-    derived from ``interactions`` and ``surveys``. The online path passes the service's.
-    """
-    if history is None:
-        history = agent_history(interactions, surveys, spec)
-    windows = spec.windows_days
-    long = spec.long_window
-    all_ids = pd.concat(
-        [
-            queries["customer_id"],
-            interactions["customer_id"],
-            surveys["customer_id"],
-            customers["customer_id"],
-        ],
-        ignore_index=True,
-    )
-    all_codes, _ = pd.factorize(all_ids)
-    bounds = np.cumsum([0, len(queries), len(interactions), len(surveys), len(customers)])
-    q_codes, i_codes, s_codes, c_codes = (all_codes[a:b] for a, b in pairwise(bounds))
-    # Every feature is computed for the queries sorted by (customer, time), so each look-up
-    # walks the sorted events once; rows go back to the queries' order at the end.
-    q_times = _ns(queries["as_of"])
-    q_order = np.lexsort((q_times, q_codes))
-    q_codes, q_times = q_codes.take(q_order), q_times.take(q_order)
-    out: dict[str, np.ndarray | pd.Series] = {}
+    interactions: pd.DataFrame
+    spec: FeatureSpec
+    i_codes: np.ndarray
+    q_codes: np.ndarray  # sorted by (customer, as_of)
+    q_times: np.ndarray
+    opened: np.ndarray
+    first_resp: np.ndarray
+    resolved: np.ndarray
+    responded_mask: np.ndarray
+    resolved_mask: np.ndarray
+    channels: tuple[np.ndarray, pd.Index]  # factorized channel of each interaction
 
-    opened = _ns(interactions["opened_at"])
-    opened_h = (opened - (opened.min() if len(opened) else 0)) / NS_HOUR
-    t0 = opened.min() if len(opened) else 0
-    q_h = (q_times - t0) / NS_HOUR
+    @property
+    def t0(self) -> int:
+        return int(self.opened.min()) if len(self.opened) else 0
 
-    # --- contacts, by opened_at --------------------------------------------------------
-    interaction_ids = interactions["interaction_id"].array
-    contacts = _Stream(i_codes, opened, q_codes, q_times, windows, interaction_ids)
-    sorted_codes = contacts.index.sorted_values(i_codes)
-    sorted_opened = contacts.index.sorted_values(opened)
-    repeat_sorted = np.zeros(len(sorted_opened))
-    if len(sorted_opened) > 1:
-        same = sorted_codes[1:] == sorted_codes[:-1]
-        gap = sorted_opened[1:] - sorted_opened[:-1]
-        repeat_sorted[1:] = same & (gap <= spec.repeat_within_days * NS_DAY)
-    repeat = np.empty_like(repeat_sorted)
-    repeat[contacts.index.order] = repeat_sorted
+
+def _contact_stream(ctx: _Context) -> _Stream:
+    ids = ctx.interactions["interaction_id"].array
+    return _Stream(ctx.i_codes, ctx.opened, ctx.q_codes, ctx.q_times, ctx.spec.windows_days, ids)
+
+
+def _near(contact_order: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The masked events, as positions within the mask, in the contacts' sorted order: a
+    nearly sorted start for streams of the same tickets' later moments."""
+    within = np.cumsum(mask) - 1
+    return within.take(contact_order[mask.take(contact_order)])
+
+
+def _contact_features(
+    ctx: _Context, contacts: _Stream
+) -> tuple[Columns, dict[str, np.ndarray | pd.Series]]:
+    """Volume, recency, repeats, channel mix and the latest contact's attributes, by
+    opened_at; plus the partial sums the open-work features need."""
+    spec, windows, long = ctx.spec, ctx.spec.windows_days, ctx.spec.long_window
+    out: Columns = {}
+    codes = contacts.index.keys // contacts.index.ranks.span
+    opened = contacts.sort(ctx.opened)
+    repeat = np.zeros(len(opened))
+    if len(opened) > 1:
+        same = codes[1:] == codes[:-1]
+        repeat[1:] = same & (opened[1:] - opened[:-1] <= spec.repeat_within_days * NS_DAY)
+    repeats = contacts.totals(repeat)
     for w in windows:
         out[f"contacts_{w}d"] = contacts.count(w)
-        out[f"repeat_contacts_{w}d"] = contacts.total(repeat, w)
-    total_contacts = contacts.count()
-    out["contacts_total"] = total_contacts
+        out[f"repeat_contacts_{w}d"] = repeats[w]
+    total = contacts.count()
+    out["contacts_total"] = total
     has_contact = contacts.has_any
     last_opened = contacts.last_exact(opened, 0)
-    out["days_since_last_contact"] = np.where(has_contact, (q_times - last_opened) / NS_DAY, np.nan)
+    out["days_since_last_contact"] = np.where(
+        has_contact, (ctx.q_times - last_opened) / NS_DAY, np.nan
+    )
     first_opened = contacts.first_exact(opened, 0)
     out["days_since_first_contact"] = np.where(
-        has_contact, (q_times - first_opened) / NS_DAY, np.nan
+        has_contact, (ctx.q_times - first_opened) / NS_DAY, np.nan
     )
-    extras = [c for c in spec.extra_categoricals]
-    factorized = {
-        column: _factorized(
-            interactions[column]
-            if column in interactions
-            else pd.Series([None] * len(interactions), dtype="str")
-        )
-        for column in ("channel", "category", "team", "agent_id", *extras)
-    }
-    channel_codes, channel_values = factorized["channel"]
+    channel_codes, channel_values = ctx.channels
+    channel = contacts.sort(channel_codes)
     long_count = contacts.count(long)
     for ch in spec.channels:
-        is_ch = channel_codes == (channel_values.get_loc(ch) if ch in channel_values else -1)
-        out[f"share_{ch}_{long}d"] = _ratio(
-            contacts.totals(is_ch.astype(np.float64))[long], long_count
-        )
-    categorical_last: list[tuple[str, str]] = [
-        ("last_channel", "channel"),
-        ("last_category", "category"),
-        ("last_team", "team"),
-        *((f"last_{extra}", extra) for extra in extras),
-    ]
-    for name, column in categorical_last:
-        codes, uniques = factorized[column]
-        out[name] = _decode(contacts.last(codes), uniques)
-
-    # --- open work at t: contacts opened before t minus those answered / resolved before t -
-    responded_mask = interactions["first_response_at"].notna().to_numpy()
-    resolved_mask = interactions["resolved_at"].notna().to_numpy()
-    first_resp = _ns(interactions["first_response_at"])
-    resolved = _ns(interactions["resolved_at"])
-    responses = _Stream(
-        i_codes[responded_mask], first_resp[responded_mask], q_codes, q_times, windows
-    )
-    outcomes = _Stream(
-        i_codes[resolved_mask],
-        resolved[resolved_mask],
-        q_codes,
-        q_times,
-        windows,
-        interaction_ids[resolved_mask],
-    )
-    open_now = total_contacts - outcomes.count()
-    out["open_tickets"] = open_now
-    open_opened_h = contacts.total(opened_h) - outcomes.total(opened_h[resolved_mask])
-    out["open_ticket_mean_age_h"] = np.where(
-        open_now > 0, q_h - _ratio(open_opened_h, open_now), 0.0
-    )
-    out["awaiting_first_response"] = total_contacts - responses.count()
-    never = np.iinfo(np.int64).max
-    last_fr = contacts.last_exact(np.where(responded_mask, first_resp, never), never)
-    waited_until = np.where(last_fr < q_times, last_fr, q_times)
+        code = channel_values.get_loc(ch) if ch in channel_values else -1
+        out[f"share_{ch}_{long}d"] = _ratio(contacts.total(channel == code, long), long_count)
+    last_row = contacts.last_exact(contacts.index.order, -1)
+    for column in ("channel", "category", "team", *spec.extra_categoricals):
+        out[f"last_{column}"] = _text_at(ctx.interactions, column, last_row)
+    first_resp = contacts.sort(np.where(ctx.responded_mask, ctx.first_resp, NEVER))
+    last_fr = contacts.last_exact(first_resp, NEVER)
+    waited_until = np.where(last_fr < ctx.q_times, last_fr, ctx.q_times)
     out["last_contact_response_wait_h"] = np.where(
         has_contact, (waited_until - last_opened) / NS_HOUR, np.nan
     )
+    carry = {
+        "total": total,
+        "opened_h_total": contacts.total((opened - ctx.t0) / NS_HOUR),
+        "last_agent": _text_at(ctx.interactions, "agent_id", last_row),
+    }
+    return out, carry
 
-    # --- first answers, by first_response_at ----------------------------------------------
-    delay_h = ((first_resp - opened) / NS_HOUR)[responded_mask]
-    for w in windows:
-        out[f"mean_first_response_h_{w}d"] = responses.mean(delay_h, w)
+
+def _response_features(ctx: _Context, near: np.ndarray) -> tuple[Columns, np.ndarray]:
+    """First-answer delays, by first_response_at; and how many contacts got one before t."""
+    windows, mask = ctx.spec.windows_days, ctx.responded_mask
+    responses = _Stream(
+        ctx.i_codes[mask], ctx.first_resp[mask], ctx.q_codes, ctx.q_times, windows, near=near
+    )
+    delay_h = responses.sort(((ctx.first_resp - ctx.opened) / NS_HOUR)[mask])
+    means = responses.means(delay_h)
+    out: Columns = {f"mean_first_response_h_{w}d": means[w] for w in windows}
     for w in windows[1:]:
         out[f"max_first_response_h_{w}d"] = responses.extreme(delay_h, w, largest=True)
+    return out, responses.count()
 
-    # --- outcomes, by resolved_at ---------------------------------------------------------
-    def col(name: str, transform: Callable[[np.ndarray], np.ndarray] | None = None) -> np.ndarray:
-        values = (
-            _floats(interactions[name])[resolved_mask]
-            if name in interactions
-            else np.full(int(resolved_mask.sum()), np.nan)
-        )
-        return transform(values) if transform else values
 
-    fcr = col("first_contact_resolved")
-    failed = np.where(np.isnan(fcr), np.nan, 1.0 - fcr)
-    escalated = col("escalated")
-    transfers = col("transfers")
-    reopened = col("reopened")
-    extra = col("contacts", lambda v: np.clip(v - 1, 0, None))
-    resolution_h = ((resolved - opened) / NS_HOUR)[resolved_mask]
-    handle_min = col("handle_time_s", lambda v: v / 60.0)
-    sentiment = col("sentiment")
+@dataclass(frozen=True)
+class _Subset:
+    """Some rows of an array, read only when asked (ties need a handful of ids, and copying
+    millions of strings to get them would cost more than the whole look-up)."""
+
+    array: Any
+    rows: np.ndarray
+
+    def take(self, positions: np.ndarray) -> Any:
+        return self.array.take(self.rows.take(positions))
+
+
+@dataclass(frozen=True)
+class _Outcomes:
+    """The outcome stream (by resolved_at) and, in its order, the interaction rows."""
+
+    ctx: _Context
+    stream: _Stream
+    rows: np.ndarray
+
+    def column(self, name: str) -> np.ndarray:
+        frame = self.ctx.interactions
+        if name not in frame:
+            return np.full(len(self.rows), np.nan)
+        return _floats(frame[name]).take(self.rows)
+
+    def values(self, values: np.ndarray) -> np.ndarray:
+        """Values given for every interaction, in stream order."""
+        return values.take(self.rows)
+
+
+def _outcome_stream(ctx: _Context, near: np.ndarray) -> _Outcomes:
+    mask = ctx.resolved_mask
+    stream = _Stream(
+        ctx.i_codes[mask],
+        ctx.resolved[mask],
+        ctx.q_codes,
+        ctx.q_times,
+        ctx.spec.windows_days,
+        _Subset(ctx.interactions["interaction_id"].array, rows := np.flatnonzero(mask)),
+        near=near,
+    )
+    return _Outcomes(ctx, stream, rows.take(stream.index.order))
+
+
+def _outcome_volume(o: _Outcomes) -> tuple[Columns, dict[str, np.ndarray]]:
+    """Resolved contacts, first-contact resolution, escalations, transfers, reopens and the
+    extra contacts they took; and the partial sums the open-work features need."""
+    outcomes, windows = o.stream, o.ctx.spec.windows_days
+    fcr = o.column("first_contact_resolved")
+    failed = 1.0 - fcr
+    escalated, transfers, reopened = (
+        o.column("escalated"),
+        o.column("transfers"),
+        o.column("reopened"),
+    )
+    extra = np.clip(o.column("contacts") - 1, 0, None)
     sums = {
         name: outcomes.totals(values)
         for name, values in (
@@ -336,96 +362,221 @@ def compute_features(
             ("extra", extra),
         )
     }
-    means = {
-        name: outcomes.means(values)
-        for name, values in (
-            ("fcr", fcr),
-            ("resolution", resolution_h),
-            ("sentiment", sentiment),
-            ("handle", handle_min),
-        )
-    }
+    fcr_rate = outcomes.means(fcr)
+    out: Columns = {}
     for w in windows:
         out[f"resolved_{w}d"] = outcomes.count(w)
-        out[f"fcr_rate_{w}d"] = means["fcr"][w]
+        out[f"fcr_rate_{w}d"] = fcr_rate[w]
         out[f"failed_fcr_{w}d"] = sums["failed"][w]
         out[f"escalations_{w}d"] = sums["escalated"][w]
         out[f"transfers_{w}d"] = sums["transfers"][w]
         out[f"reopened_{w}d"] = sums["reopened"][w]
         out[f"extra_contacts_{w}d"] = sums["extra"][w]
-        out[f"mean_resolution_h_{w}d"] = means["resolution"][w]
-        out[f"mean_sentiment_{w}d"] = means["sentiment"][w]
-    for w in windows[1:]:
-        out[f"max_resolution_h_{w}d"] = outcomes.extreme(resolution_h, w, largest=True)
-        out[f"mean_handle_time_min_{w}d"] = means["handle"][w]
-        out[f"min_sentiment_{w}d"] = outcomes.extreme(sentiment, w, largest=False)
     out["escalations_total"] = sums["escalated"][None]
     out["last_resolved_failed_fcr"] = outcomes.last(failed)
     out["last_resolved_escalated"] = outcomes.last(escalated)
     out["last_resolved_transfers"] = outcomes.last(transfers)
     out["last_resolved_extra_contacts"] = outcomes.last(extra)
     out["last_resolved_reopened"] = outcomes.last(reopened)
+    opened_h = o.values((o.ctx.opened - o.ctx.t0) / NS_HOUR)
+    return out, {"count": outcomes.count(), "opened_h_total": outcomes.total(opened_h)}
+
+
+def _outcome_quality(o: _Outcomes) -> Columns:
+    """Resolution and handling times, sentiment, and where the last resolved contact was."""
+    ctx, outcomes = o.ctx, o.stream
+    windows, long = ctx.spec.windows_days, ctx.spec.long_window
+    resolution_h = o.values((ctx.resolved - ctx.opened) / NS_HOUR)
+    handle_min = o.column("handle_time_s") / 60.0
+    sentiment = o.column("sentiment")
+    resolution, handle = outcomes.means(resolution_h), outcomes.means(handle_min)
+    sentiment_sum = prefix_sums(sentiment)
+    sentiment_known = prefix_sums(~np.isnan(sentiment))
+
+    def mean_sentiment(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        return _ratio(window_sum(sentiment_sum, lo, hi), window_sum(sentiment_known, lo, hi))
+
+    out: Columns = {}
+    for w in windows:
+        out[f"mean_resolution_h_{w}d"] = resolution[w]
+        out[f"mean_sentiment_{w}d"] = mean_sentiment(outcomes.lo[w], outcomes.hi)
+    for w in windows[1:]:
+        out[f"max_resolution_h_{w}d"] = outcomes.extreme(resolution_h, w, largest=True)
+        out[f"mean_handle_time_min_{w}d"] = handle[w]
+        out[f"min_sentiment_{w}d"] = outcomes.extreme(sentiment, w, largest=False)
     out["last_resolved_resolution_h"] = outcomes.last(resolution_h)
-    first_resp_h = np.where(responded_mask, (first_resp - opened) / NS_HOUR, np.nan)[resolved_mask]
-    out["last_resolved_first_response_h"] = outcomes.last(first_resp_h)
-    for name, column in (("last_resolved_channel", "channel"), ("last_resolved_team", "team")):
-        codes, uniques = factorized[column]
-        out[name] = _decode(outcomes.last(codes[resolved_mask]), uniques)
+    first_resp_h = np.where(ctx.responded_mask, (ctx.first_resp - ctx.opened) / NS_HOUR, np.nan)
+    out["last_resolved_first_response_h"] = outcomes.last(o.values(first_resp_h))
+    last_row = outcomes.last_exact(o.rows, -1)
+    out["last_resolved_channel"] = _text_at(ctx.interactions, "channel", last_row)
+    out["last_resolved_team"] = _text_at(ctx.interactions, "team", last_row)
     out["last_sentiment"] = outcomes.last(sentiment)
     recent = windows[1] if len(windows) > 1 else windows[0]
-    known_sent = (~np.isnan(sentiment)).astype(np.float64)
-    cs_sent, cs_known = outcomes.index.cumsum(sentiment), outcomes.index.cumsum(known_sent)
-    older = _ratio(
-        window_sum(cs_sent, outcomes.lo[long], outcomes.lo[recent]),
-        window_sum(cs_known, outcomes.lo[long], outcomes.lo[recent]),
-    )
-    out["sentiment_trend"] = means["sentiment"][recent] - older
+    older = mean_sentiment(outcomes.lo[long], outcomes.lo[recent])
+    out["sentiment_trend"] = mean_sentiment(outcomes.lo[recent], outcomes.hi) - older
+    return out
 
-    # --- earlier answers, by responded_at ---------------------------------------------------
+
+def _answer_features(surveys: pd.DataFrame, s_codes: np.ndarray, ctx: _Context) -> Columns:
+    """Earlier survey answers, by responded_at."""
+    responded = _ns(surveys["responded_at"])
     answers = _Stream(
-        s_codes, _ns(surveys["responded_at"]), q_codes, q_times, (), surveys["response_id"].array
+        s_codes, responded, ctx.q_codes, ctx.q_times, (), surveys["response_id"].array
     )
-    scores = _floats(surveys["score"])
-    out["prior_surveys"] = answers.count()
-    out["prior_detractor_answers"] = answers.total(
-        spec.scale.is_detractor(surveys["score"]).to_numpy(dtype=np.float64, na_value=0.0)
-    )
-    out["last_score"] = answers.last(scores)
-    last_answer = answers.last_exact(_ns(surveys["responded_at"]), 0)
-    out["days_since_last_survey"] = np.where(
-        answers.has_any, (q_times - last_answer) / NS_DAY, np.nan
-    )
+    detractor = ctx.spec.scale.is_detractor(surveys["score"])
+    last_answer = answers.last_exact(answers.sort(responded), 0)
+    return {
+        "prior_surveys": answers.count(),
+        "prior_detractor_answers": answers.total(
+            answers.sort(detractor.to_numpy(dtype=np.float64, na_value=0.0))
+        ),
+        "last_score": answers.last(answers.sort(_floats(surveys["score"]))),
+        "days_since_last_survey": np.where(
+            answers.has_any, (ctx.q_times - last_answer) / NS_DAY, np.nan
+        ),
+    }
 
-    # --- agent and team history -------------------------------------------------------------
-    everyone = _Stream(
-        np.zeros(len(history), dtype=np.int64),
-        _ns(history["responded_at"]),
-        np.zeros(len(q_times), dtype=np.int64),
-        q_times,
-        (),
-    )
-    overall = _ratio(everyone.total(history["is_detractor"].to_numpy(np.float64)), everyone.count())
-    agent_codes, agent_uniques = factorized["agent_id"]
-    last_agent = _decode(contacts.last(agent_codes), agent_uniques)
-    rate, n = _smoothed_rate(
-        history, "agent_id", last_agent, q_times, overall, spec.agent_prior_weight
-    )
-    out["last_agent_detractor_rate"], out["last_agent_prior_surveys"] = rate, n
-    team_rate, _ = _smoothed_rate(
-        history, "team", out["last_team"], q_times, overall, spec.agent_prior_weight
-    )  # type: ignore[arg-type]
-    out["last_team_detractor_rate"] = team_rate
 
-    # --- the customer ----------------------------------------------------------------------
-    row_of = np.full(len(all_codes) + 1, -1, dtype=np.int64)
-    row_of[c_codes[::-1]] = np.arange(len(c_codes) - 1, -1, -1)  # the first row of an id wins
-    rows = row_of[q_codes]
-    for name in ("segment", "plan", "region"):
-        out[name] = pd.Series(customers[name].astype("str").array.take(rows, allow_fill=True))
+def _customer_features(
+    customers: pd.DataFrame, c_codes: np.ndarray, n_codes: int, ctx: _Context
+) -> Columns:
+    """Segment, plan, region and tenure; the first row of a duplicated id wins."""
+    row_of = np.full(n_codes + 1, -1, dtype=np.int64)
+    row_of[c_codes[::-1]] = np.arange(len(c_codes) - 1, -1, -1)
+    rows = row_of[ctx.q_codes]
+    out: Columns = {
+        name: pd.Series(customers[name].astype("str").array.take(rows, allow_fill=True))
+        for name in ("segment", "plan", "region")
+    }
     signup = _ns(customers["signup_at"]).astype(np.float64)
     signup[customers["signup_at"].isna().to_numpy()] = np.nan
     signup = np.where(rows >= 0, signup.take(np.maximum(rows, 0)) if len(signup) else 0, np.nan)
-    out["tenure_days"] = np.where(signup < q_times, (q_times - signup) / NS_DAY, np.nan)
+    out["tenure_days"] = np.where(signup < ctx.q_times, (ctx.q_times - signup) / NS_DAY, np.nan)
+    return out
+
+
+def _text_at(interactions: pd.DataFrame, column: str, rows: np.ndarray) -> pd.Series:
+    """The column's text at these interaction rows (missing where the row is -1): only the
+    rows asked for are read, so no column of 10M strings is ever hashed."""
+    if column not in interactions:
+        return pd.Series([None] * len(rows), dtype="str")
+    return pd.Series(interactions[column].array.take(rows, allow_fill=True)).astype("str")
+
+
+class _Inline(Executor):
+    """Runs each task at once in the caller: small inputs skip the pool's overhead."""
+
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+        future: Future[T] = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as error:  # re-raised by future.result(), as a pool would
+            future.set_exception(error)
+        return future
+
+
+def _executor(rows: int, workers: int | None) -> Executor:
+    workers = workers if workers is not None else min(2, os.cpu_count() or 1)
+    if workers <= 1 or rows < PARALLEL_MIN_ROWS:
+        return _Inline()
+    return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="features")
+
+
+def compute_features(
+    interactions: pd.DataFrame,
+    surveys: pd.DataFrame,
+    customers: pd.DataFrame,
+    queries: pd.DataFrame,
+    spec: FeatureSpec,
+    history: pd.DataFrame | None = None,
+    *,
+    workers: int | None = None,
+) -> pd.DataFrame:
+    """Feature rows for ``queries`` (customer_id, as_of), in the queries' order and index.
+
+    ``history`` is the agent/team survey history (see ``agent_history``); by default it is
+    derived from ``interactions`` and ``surveys``. The online path passes the service's.
+    ``workers`` threads share the work (default: up to 2 on large inputs); the result does
+    not depend on it.
+    """
+    with _executor(len(interactions), workers) as pool:
+        channels = pool.submit(_factorized, interactions["channel"])
+        if history is None:
+            history_task = pool.submit(agent_history, interactions, surveys, spec)
+        all_codes, _ = pd.factorize(
+            pd.concat(
+                [
+                    queries["customer_id"],
+                    interactions["customer_id"],
+                    surveys["customer_id"],
+                    customers["customer_id"],
+                ],
+                ignore_index=True,
+            )
+        )
+        bounds = np.cumsum([0, len(queries), len(interactions), len(surveys), len(customers)])
+        q_codes, i_codes, s_codes, c_codes = (all_codes[a:b] for a, b in pairwise(bounds))
+        # Every feature is computed for the queries sorted by (customer, time), so each
+        # look-up walks the sorted events once; rows go back to the queries' order at the end.
+        q_times = _ns(queries["as_of"])
+        q_order = np.lexsort((q_times, q_codes))
+        ctx = _Context(
+            interactions=interactions,
+            spec=spec,
+            i_codes=i_codes,
+            q_codes=q_codes.take(q_order),
+            q_times=q_times.take(q_order),
+            opened=_ns(interactions["opened_at"]),
+            first_resp=_ns(interactions["first_response_at"]),
+            resolved=_ns(interactions["resolved_at"]),
+            responded_mask=interactions["first_response_at"].notna().to_numpy(),
+            resolved_mask=interactions["resolved_at"].notna().to_numpy(),
+            channels=channels.result(),
+        )
+        contact_stream = _contact_stream(ctx)
+        order = contact_stream.index.order
+        outcome_stream = pool.submit(_outcome_stream, ctx, _near(order, ctx.resolved_mask))
+        responses = pool.submit(_response_features, ctx, _near(order, ctx.responded_mask))
+        answers = pool.submit(_answer_features, surveys, s_codes, ctx)
+        attributes = pool.submit(_customer_features, customers, c_codes, len(all_codes), ctx)
+        quality = pool.submit(lambda: _outcome_quality(outcome_stream.result()))
+        out, contacts = _contact_features(ctx, contact_stream)
+        volume, outcome_carry = _outcome_volume(outcome_stream.result())
+        out |= volume | quality.result() | answers.result() | attributes.result()
+        response_out, responded = responses.result()
+        out |= response_out
+        if history is None:
+            history = history_task.result()
+
+    # --- open work at t: contacts opened before t minus those answered / resolved before t
+    open_now = contacts["total"] - outcome_carry["count"]
+    out["open_tickets"] = open_now
+    open_opened_h = contacts["opened_h_total"] - outcome_carry["opened_h_total"]
+    q_h = (ctx.q_times - ctx.t0) / NS_HOUR
+    out["open_ticket_mean_age_h"] = np.where(
+        open_now > 0, q_h - _ratio(open_opened_h, open_now), 0.0
+    )
+    out["awaiting_first_response"] = contacts["total"] - responded
+
+    # --- agent and team history: their Detractor share on answers before t
+    everyone = _Stream(
+        np.zeros(len(history), dtype=np.int64),
+        _ns(history["responded_at"]),
+        np.zeros(len(ctx.q_times), dtype=np.int64),
+        ctx.q_times,
+        (),
+    )
+    detractors = everyone.total(everyone.sort(history["is_detractor"].to_numpy(np.float64)))
+    overall = _ratio(detractors, everyone.count())
+    last_agent = contacts["last_agent"]
+    rate, n = _smoothed_rate(
+        history, "agent_id", last_agent, ctx.q_times, overall, spec.agent_prior_weight
+    )
+    out["last_agent_detractor_rate"], out["last_agent_prior_surveys"] = rate, n
+    team_rate, _ = _smoothed_rate(
+        history, "team", out["last_team"], ctx.q_times, overall, spec.agent_prior_weight
+    )  # type: ignore[arg-type]
+    out["last_team_detractor_rate"] = team_rate
 
     catalog = feature_catalog(spec)
     frame = pd.DataFrame({name: _as_column(out[name], catalog[name].kind) for name in catalog})

@@ -35,17 +35,25 @@ class TimeRanks:
 
     @classmethod
     def learn(cls, times: np.ndarray, n_codes: int) -> TimeRanks:
+        return cls.fit(times, n_codes)[0]
+
+    @classmethod
+    def fit(cls, times: np.ndarray, n_codes: int) -> tuple[TimeRanks, np.ndarray]:
+        """The ranks for these event times, and the events' own ranks (computed on the way)."""
         if len(times) == 0:
-            return cls(origin=0, unit=1, span=1)
+            return cls(origin=0, unit=1, span=1), np.zeros(0, dtype=np.int64)
         origin, last = int(times.min()), int(times.max())
         for unit in _UNITS:
             span = (last - origin) // unit + 2
             if max(n_codes, 1) * span >= _KEY_LIMIT:
                 break
-            if not np.any((times - origin) % unit):
-                return cls(origin=origin, unit=unit, span=span)
+            offsets = times - origin
+            ranks = offsets // unit
+            if unit == 1 or np.array_equal(ranks * unit, offsets):
+                return cls(origin=origin, unit=unit, span=span), ranks
         distinct = np.unique(times)
-        return cls(origin=0, unit=1, span=len(distinct) + 1, distinct=distinct)
+        ranks = cls(origin=0, unit=1, span=len(distinct) + 1, distinct=distinct)
+        return ranks, ranks.of_events(times)
 
     def of_events(self, times: np.ndarray) -> np.ndarray:
         if self.distinct is not None:
@@ -69,13 +77,28 @@ class EventIndex:
     ranks: TimeRanks
 
     @classmethod
-    def build(cls, codes: np.ndarray, times: np.ndarray, ids: Any = None) -> EventIndex:
+    def build(
+        cls,
+        codes: np.ndarray,
+        times: np.ndarray,
+        ids: Any = None,
+        *,
+        near: np.ndarray | None = None,
+    ) -> EventIndex:
         """``ids`` break ties between one entity's events at the same instant, so "latest"
-        never depends on input row order; only tied rows are compared, so it is cheap."""
+        never depends on input row order; only tied rows are compared, so it is cheap.
+
+        ``near`` is a permutation of the events believed close to sorted (say, another
+        stream's order: tickets resolve soon after they open). The stable sort's runs make
+        sorting from it near-linear; any permutation gives the same sorted keys.
+        """
         codes = codes.astype(np.int64, copy=False)
-        ranks = TimeRanks.learn(times, int(codes.max()) + 1 if len(codes) else 1)
-        keys = codes * ranks.span + ranks.of_events(times)
-        order = np.argsort(keys, kind="stable")
+        ranks, event_ranks = TimeRanks.fit(times, int(codes.max()) + 1 if len(codes) else 1)
+        keys = codes * ranks.span + event_ranks
+        if near is None:
+            order = np.argsort(keys, kind="stable")
+        else:
+            order = near.take(np.argsort(keys.take(near), kind="stable"))
         keys = keys.take(order)
         if ids is not None and len(order) > 1:
             same = keys[1:] == keys[:-1]
@@ -108,12 +131,7 @@ class EventIndex:
 
     def cumsum(self, values: np.ndarray) -> np.ndarray:
         """Prefix sums in sorted order with a leading 0 (NaN counts as 0)."""
-        ordered = values.take(self.order).astype(np.float64, copy=False)
-        ordered[np.isnan(ordered)] = 0.0
-        out = np.empty(len(ordered) + 1)
-        out[0] = 0.0
-        np.cumsum(ordered, out=out[1:])
-        return out
+        return prefix_sums(self.sorted_values(values))
 
 
 def _search(sorted_keys: np.ndarray, queries: np.ndarray) -> np.ndarray:
@@ -124,6 +142,16 @@ def _search(sorted_keys: np.ndarray, queries: np.ndarray) -> np.ndarray:
     order = np.argsort(queries, kind="stable")
     out = np.empty(len(queries), dtype=np.int64)
     out[order] = np.searchsorted(sorted_keys, queries.take(order), side="left")
+    return out
+
+
+def prefix_sums(sorted_values: np.ndarray) -> np.ndarray:
+    """Prefix sums with a leading 0 (NaN counts as 0), so a window's sum is two look-ups."""
+    ordered = sorted_values.astype(np.float64, copy=True)
+    ordered[np.isnan(ordered)] = 0.0
+    out = np.empty(len(ordered) + 1)
+    out[0] = 0.0
+    np.cumsum(ordered, out=out[1:])
     return out
 
 
