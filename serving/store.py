@@ -164,16 +164,44 @@ def open_store(url: str) -> Store:
     return store
 
 
-def _records(frame: pd.DataFrame, columns: list[str]) -> list[dict[str, Any]]:
-    """Plain Python values for the driver (no numpy scalars, NaN -> None)."""
-    out = frame[columns].astype(object).where(frame[columns].notna(), None).to_dict("records")
-    for row in out:
-        for key, value in row.items():
-            if hasattr(value, "item"):
-                row[key] = value.item()
-            elif isinstance(value, pd.Timestamp):
-                row[key] = value.to_pydatetime()
-    return out
+def _python_values(column: pd.Series) -> list[Any]:
+    """Plain Python values (no numpy scalars or pandas Timestamps; missing -> None)."""
+    if isinstance(column.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(column):
+        stamps = column.dt.to_pydatetime()
+        return [
+            None if missing else stamp for stamp, missing in zip(stamps, column.isna(), strict=True)
+        ]
+    values = column.astype(object).where(column.notna(), None).tolist()
+    if values and any(hasattr(v, "item") for v in values[:1000]):
+        values = [v.item() if hasattr(v, "item") else v for v in values]
+    return values
+
+
+def _insert(conn: Connection, table: Table, frame: pd.DataFrame) -> None:
+    """Insert every row of ``frame`` in one driver ``executemany``.
+
+    SQLAlchemy still writes the statement and converts values with each column type's own
+    bind processor, so the stored form is the one ``insert(table)`` would store, but the
+    per-row parameter building (most of the time for a million rows) is skipped.
+    """
+    if not len(frame):
+        return
+    columns = [c.name for c in table.columns]
+    frame = frame[columns]  # a missing column is a bug: fail loudly, never store NULLs
+    dialect = conn.dialect
+    values = []
+    for name in columns:
+        python = _python_values(frame[name])
+        convert = table.c[name].type.bind_processor(dialect)
+        values.append([convert(v) for v in python] if convert else python)
+    compiled = insert(table).compile(dialect=dialect, column_keys=columns)
+    if dialect.positional:
+        order = [columns.index(key) for key in compiled.positiontup or ()]
+        rows: list[Any] = list(zip(*(values[i] for i in order), strict=True))
+    else:
+        rows = [dict(zip(columns, row, strict=True)) for row in zip(*values, strict=True)]
+    for start in range(0, len(rows), 100_000):
+        conn.exec_driver_sql(compiled.string, rows[start : start + 100_000])
 
 
 def replace_list(
@@ -187,8 +215,6 @@ def replace_list(
 ) -> None:
     """Replace one date's list in a single transaction (``pause`` is a test hook that runs
     after the old rows are deleted and before the new ones are in)."""
-    score_cols = [c.name for c in risk_scores.columns]
-    follow_cols = [c.name for c in follow_ups.columns]
     with store.transaction() as conn:
         conn.execute(delete(risk_scores).where(risk_scores.c.list_date == list_date))
         conn.execute(delete(follow_ups).where(follow_ups.c.list_date == list_date))
@@ -198,11 +224,8 @@ def replace_list(
         conn.execute(
             insert(runs), [{**run, "summary": json.dumps(run.get("summary", {}), default=str)}]
         )
-        rows = _records(scores, score_cols)
-        for start in range(0, len(rows), 50_000):
-            conn.execute(insert(risk_scores), rows[start : start + 50_000])
-        if len(followups):
-            conn.execute(insert(follow_ups), _records(followups, follow_cols))
+        _insert(conn, risk_scores, scores)
+        _insert(conn, follow_ups, followups)
 
 
 def read_list(

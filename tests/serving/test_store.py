@@ -111,6 +111,41 @@ def test_a_rerun_replaces_the_days_list_and_reads_filter(store_url):
     assert read_followups(store, DAY).iloc[0]["comment"] == "waited"
 
 
+def test_every_value_round_trips_through_the_bulk_insert(store_url):
+    """The driver-level bulk insert stores what SQLAlchemy's own insert would: numpy and
+    pandas values, missing values, booleans, dates and time-zone-aware times."""
+    store = open_store(store_url)
+    scores = _scores(6, "trip").astype({"rank": "int64", "probability": "float64"})
+    scores.loc[1, "reasons"] = None
+    scores.loc[2, "owner_team"] = None
+    follow = pd.concat([_follow("trip")] * 2, ignore_index=True).astype({"overdue": "boolean"})
+    follow.loc[1, ["response_id", "comment", "due_at", "hours_left", "overdue"]] = [
+        "r2",
+        None,
+        pd.NaT,
+        float("nan"),
+        None,
+    ]
+    replace_list(store, DAY, run=_run("trip"), scores=scores, followups=follow)
+
+    _, stored = read_list(store, DAY, flagged_only=False, group=None, limit=100)
+    stored = stored.sort_values("rank").reset_index(drop=True)
+    assert stored["rank"].tolist() == scores["rank"].tolist()
+    assert stored["probability"].tolist() == pytest.approx(scores["probability"].tolist())
+    assert stored["flagged"].map(bool).tolist() == scores["flagged"].tolist()
+    assert stored["reasons"].isna().tolist() == [False, True, False, False, False, False]
+    assert stored["owner_team"].isna().tolist() == [False, False, True, False, False, False]
+    assert set(pd.to_datetime(stored["list_date"]).dt.date) == {DAY}
+    back = read_followups(store, DAY).sort_values("response_id").reset_index(drop=True)
+    responded = pd.to_datetime(back["responded_at"], utc=True)
+    assert (responded == pd.Timestamp("2026-06-09T08:00Z")).all()
+    assert pd.to_datetime(back["due_at"], utc=True).iloc[0] == pd.Timestamp("2026-06-10T08:00Z")
+    assert back["due_at"].isna().tolist() == [False, True]
+    assert back["hours_left"].isna().tolist() == [False, True]
+    assert back["comment"].tolist()[0] == "waited" and back["comment"].isna().tolist()[1]
+    assert back["score"].tolist() == [2, 2]
+
+
 def test_outreach_is_recorded(store_url):
     store = open_store(store_url)
     new_id = record_outreach(
