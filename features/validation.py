@@ -142,10 +142,10 @@ def canonical_dtypes(contract: TableContract) -> dict[str, str]:
 
 def normalise_channels(channels: pd.Series) -> pd.Series:
     """Lower-case, strip and apply CHANNEL_ALIASES, so 'Live Chat ' and 'chat' are one channel."""
-    codes, uniques = pd.factorize(clean_strings(channels))  # few distinct values: work on those
-    names = pd.Series(uniques, dtype="str").str.lower().replace(CHANNEL_ALIASES)
-    out = names.take(np.where(codes < 0, 0, codes)) if len(names) else names.reindex(codes)
-    return pd.Series(out.to_numpy(), index=channels.index, dtype="str").where(codes >= 0)
+    codes, uniques = pd.factorize(channels)  # few distinct values: clean and map those only
+    names = clean_strings(pd.Series(uniques)).str.lower().replace(CHANNEL_ALIASES)
+    out = names.astype("str").array.take(codes, allow_fill=True)
+    return pd.Series(out, index=channels.index, dtype="str")
 
 
 def clean_strings(values: pd.Series) -> pd.Series:
@@ -239,7 +239,7 @@ def validate_table(
         name: _carry_extra(frame[name]) for name in frame.columns if name not in contract.names
     }
     kept = pd.concat([canonical, pd.DataFrame(extras, index=canonical.index)], axis=1)
-    kept = kept.loc[~bad].reset_index(drop=True)
+    kept = _rows(kept, ~bad)
     quarantine = _quarantine_frame(problems, frame, contract.name, source, rows)
     return ValidationResult(kept=kept, quarantine=quarantine, rows_read=n)
 
@@ -421,15 +421,23 @@ def _rule_problems(
 
 def _duplicate_problems(key: pd.Series, name: str, rows: np.ndarray) -> list[_Problem]:
     """Later occurrences of a key are quarantined, naming the row of the first one."""
-    present = _mask(key.notna())
-    later = _mask(key.duplicated(keep="first")) & present
+    codes, uniques = pd.factorize(key)  # one hash pass; missing keys get -1
+    position = np.arange(len(codes))
+    first = np.empty(len(uniques) + 1, dtype=np.int64)
+    first[codes[::-1]] = position[::-1]  # the last write wins: reversed, the first occurrence
+    later = (codes >= 0) & (first.take(codes) != position)
     if not later.any():
         return []
-    first = present & ~later
-    first_row = pd.Series(rows[first], index=key[first].to_numpy())
-    seen_at = first_row.reindex(key[later].to_numpy()).to_numpy().astype("int64").astype(str)
-    reasons = f"duplicate {name} (first seen at row " + seen_at.astype(object) + ")"
-    return [(later, name, reasons)]
+    seen_at = rows[first.take(codes[later])].astype(str).astype(object)
+    return [(later, name, f"duplicate {name} (first seen at row " + seen_at + ")")]
+
+
+def _rows(frame: pd.DataFrame, keep: np.ndarray) -> pd.DataFrame:
+    """The kept rows, filtered column by column (for Arrow-backed text several times faster
+    than filtering the frame at once); no copy when nothing is dropped."""
+    if keep.all():
+        return frame.reset_index(drop=True)
+    return pd.DataFrame({name: frame[name][keep].reset_index(drop=True) for name in frame.columns})
 
 
 # --- the quarantine ----------------------------------------------------------------------
