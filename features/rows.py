@@ -121,8 +121,11 @@ def active_customers(
         ]
     )
     churned = customers.loc[customers["churned_at"] < as_of, "customer_id"]
-    keep = pd.Index(pd.unique(seen.astype(object))).difference(pd.Index(internal_ids(customers)))
-    return keep.difference(pd.Index(churned.astype(object))).sort_values()
+    seen_ids = pd.Index(seen.astype("str").unique())  # Arrow-backed: no Python objects
+    gone = seen_ids.isin(internal_ids(customers).astype("str")) | seen_ids.isin(
+        churned.astype("str")
+    )
+    return seen_ids[~gone].sort_values()
 
 
 def snapshot_as_of(
