@@ -153,9 +153,9 @@ def agent_history(
     linked = pd.concat(
         [
             surveys.loc[found, ["responded_at", "score"]].reset_index(drop=True),
-            interactions.iloc[position[found]][["opened_at", "agent_id", "team"]].reset_index(
-                drop=True
-            ),
+            interactions[["opened_at", "agent_id", "team"]]
+            .iloc[position[found]]
+            .reset_index(drop=True),
         ],
         axis=1,
     )
