@@ -281,9 +281,10 @@ def _contact_features(
     return out, carry
 
 
-def _response_features(ctx: _Context, near: np.ndarray) -> tuple[Columns, np.ndarray]:
+def _response_features(ctx: _Context, contact_order: np.ndarray) -> tuple[Columns, np.ndarray]:
     """First-answer delays, by first_response_at; and how many contacts got one before t."""
     windows, mask = ctx.spec.windows_days, ctx.responded_mask
+    near = _near(contact_order, mask)
     responses = _Stream(
         ctx.i_codes[mask], ctx.first_resp[mask], ctx.q_codes, ctx.q_times, windows, near=near
     )
@@ -326,8 +327,9 @@ class _Outcomes:
         return values.take(self.rows)
 
 
-def _outcome_stream(ctx: _Context, near: np.ndarray) -> _Outcomes:
+def _outcome_stream(ctx: _Context, contact_order: np.ndarray) -> _Outcomes:
     mask = ctx.resolved_mask
+    near = _near(contact_order, mask)
     stream = _Stream(
         ctx.i_codes[mask],
         ctx.resolved[mask],
@@ -535,8 +537,8 @@ def compute_features(
         )
         contact_stream = _contact_stream(ctx)
         order = contact_stream.index.order
-        outcome_stream = pool.submit(_outcome_stream, ctx, _near(order, ctx.resolved_mask))
-        responses = pool.submit(_response_features, ctx, _near(order, ctx.responded_mask))
+        outcome_stream = pool.submit(_outcome_stream, ctx, order)
+        responses = pool.submit(_response_features, ctx, order)
         answers = pool.submit(_answer_features, surveys, s_codes, ctx)
         attributes = pool.submit(_customer_features, customers, c_codes, len(all_codes), ctx)
         quality = pool.submit(lambda: _outcome_quality(outcome_stream.result()))
