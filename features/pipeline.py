@@ -36,6 +36,7 @@ AGENT_HISTORY_COLUMNS = ("responded_at", "agent_id", "team", "is_detractor")
 # Below this many interactions a thread pool costs more than it saves (the online path).
 PARALLEL_MIN_ROWS = 200_000
 NEVER = np.iinfo(np.int64).max
+_SPLIT = 2**30  # int64 sums of either part stay exact for ~10^9 events of a 30-year span
 
 Columns = dict[str, "np.ndarray | pd.Series"]
 T = TypeVar("T")
@@ -101,6 +102,16 @@ class _Stream:
 
     def total(self, ordered: np.ndarray, w: int | None = None) -> np.ndarray:
         return window_sum(prefix_sums(ordered), self._lo(w), self.hi)
+
+    def exact_total(self, ordered: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """All-history sum of non-negative int64 values (nanosecond offsets) as exact
+        (high, low) integer parts, high * _SPLIT + low: float prefix sums over millions of
+        such values would lose whole hours to rounding in a difference of two totals."""
+        high, low = np.divmod(ordered, _SPLIT)
+        return tuple(  # type: ignore[return-value]
+            window_sum(np.concatenate(([0], np.cumsum(part))), self.start, self.hi)
+            for part in (high, low)
+        )
 
     def means(self, ordered: np.ndarray) -> dict[int | None, np.ndarray]:
         missing = np.isnan(ordered)
@@ -275,7 +286,7 @@ def _contact_features(
     )
     carry = {
         "total": total,
-        "opened_h_total": contacts.total((opened - ctx.t0) / NS_HOUR),
+        "opened_total": contacts.exact_total(opened - ctx.t0),
         "last_agent": _text_at(ctx.interactions, "agent_id", last_row),
     }
     return out, carry
@@ -380,8 +391,8 @@ def _outcome_volume(o: _Outcomes) -> tuple[Columns, dict[str, np.ndarray]]:
     out["last_resolved_transfers"] = outcomes.last(transfers)
     out["last_resolved_extra_contacts"] = outcomes.last(extra)
     out["last_resolved_reopened"] = outcomes.last(reopened)
-    opened_h = o.values((o.ctx.opened - o.ctx.t0) / NS_HOUR)
-    return out, {"count": outcomes.count(), "opened_h_total": outcomes.total(opened_h)}
+    opened = o.values(o.ctx.opened - o.ctx.t0)
+    return out, {"count": outcomes.count(), "opened_total": outcomes.exact_total(opened)}
 
 
 def _outcome_quality(o: _Outcomes) -> Columns:
@@ -465,6 +476,22 @@ def _text_at(interactions: pd.DataFrame, column: str, rows: np.ndarray) -> pd.Se
     return pd.Series(interactions[column].array.take(rows, allow_fill=True)).astype("str")
 
 
+def _one_code_space(
+    main: tuple[np.ndarray, Any], other: tuple[np.ndarray, Any], sizes: list[int]
+) -> tuple[np.ndarray, int, list[np.ndarray]]:
+    """Customer codes of the interactions and of the other tables (factorized apart, so on
+    two cores) in one code space; -1 stays missing. Returns the number of codes too."""
+    main_codes, main_ids = main
+    other_codes, other_ids = other
+    position = pd.Index(main_ids).get_indexer(pd.Index(other_ids))
+    new = position < 0
+    position[new] = len(main_ids) + np.arange(int(new.sum()))
+    mapped = np.where(other_codes >= 0, position.take(np.maximum(other_codes, 0)), -1)
+    bounds = np.cumsum([0, *sizes])
+    parts = [mapped[a:b] for a, b in pairwise(bounds)]
+    return main_codes, len(main_ids) + int(new.sum()), parts
+
+
 class _Inline(Executor):
     """Runs each task at once in the caller: small inputs skip the pool's overhead."""
 
@@ -505,19 +532,13 @@ def compute_features(
         channels = pool.submit(_factorized, interactions["channel"])
         if history is None:
             history_task = pool.submit(agent_history, interactions, surveys, spec)
-        all_codes, _ = pd.factorize(
-            pd.concat(
-                [
-                    queries["customer_id"],
-                    interactions["customer_id"],
-                    surveys["customer_id"],
-                    customers["customer_id"],
-                ],
-                ignore_index=True,
-            )
+        others = [queries["customer_id"], surveys["customer_id"], customers["customer_id"]]
+        other_codes = pool.submit(pd.factorize, pd.concat(others, ignore_index=True))
+        i_codes, n_codes, (q_codes, s_codes, c_codes) = _one_code_space(
+            pd.factorize(interactions["customer_id"]),
+            other_codes.result(),
+            [len(o) for o in others],
         )
-        bounds = np.cumsum([0, len(queries), len(interactions), len(surveys), len(customers)])
-        q_codes, i_codes, s_codes, c_codes = (all_codes[a:b] for a, b in pairwise(bounds))
         # Every feature is computed for the queries sorted by (customer, time), so each
         # look-up walks the sorted events once; rows go back to the queries' order at the end.
         q_times = _ns(queries["as_of"])
@@ -540,7 +561,7 @@ def compute_features(
         outcome_stream = pool.submit(_outcome_stream, ctx, order)
         responses = pool.submit(_response_features, ctx, order)
         answers = pool.submit(_answer_features, surveys, s_codes, ctx)
-        attributes = pool.submit(_customer_features, customers, c_codes, len(all_codes), ctx)
+        attributes = pool.submit(_customer_features, customers, c_codes, n_codes, ctx)
         quality = pool.submit(lambda: _outcome_quality(outcome_stream.result()))
         out, contacts = _contact_features(ctx, contact_stream)
         volume, outcome_carry = _outcome_volume(outcome_stream.result())
@@ -553,11 +574,13 @@ def compute_features(
     # --- open work at t: contacts opened before t minus those answered / resolved before t
     open_now = contacts["total"] - outcome_carry["count"]
     out["open_tickets"] = open_now
-    open_opened_h = contacts["opened_h_total"] - outcome_carry["opened_h_total"]
-    q_h = (ctx.q_times - ctx.t0) / NS_HOUR
-    out["open_ticket_mean_age_h"] = np.where(
-        open_now > 0, q_h - _ratio(open_opened_h, open_now), 0.0
+    # both totals are exact integers, so the open tickets' sum is exact whatever came before
+    high, low = (
+        c - o for c, o in zip(contacts["opened_total"], outcome_carry["opened_total"], strict=True)
     )
+    mean_opened = _ratio(high * float(_SPLIT) + low, open_now)
+    q_ns = (ctx.q_times - ctx.t0).astype(np.float64)
+    out["open_ticket_mean_age_h"] = np.where(open_now > 0, (q_ns - mean_opened) / NS_HOUR, 0.0)
     out["awaiting_first_response"] = contacts["total"] - responded
 
     # --- agent and team history: their Detractor share on answers before t

@@ -271,6 +271,39 @@ def test_tie_rules_from_the_design():
     )  # only the ticket resolved before t; the edge one is unknown yet
 
 
+def test_open_ticket_age_is_exact_after_a_million_hours_of_other_customers():
+    """The open tickets' age is a difference of two all-history totals; in float prefix
+    sums it would carry the rounding of every earlier customer's times (hours off at 10M
+    rows). Sums of integer nanoseconds keep it exact wherever the customer sorts."""
+    t = at(60 * 24 * 300)
+    others = [
+        {
+            "interaction_id": f"o{i}",
+            "customer_id": f"a{i:06d}",  # sorts before c0, so c0's sums come after all of these
+            "channel": "chat",
+            "opened_at": t - pd.Timedelta(seconds=int(s)),
+            "resolved_at": t - pd.Timedelta(seconds=int(s) - 1) if i % 2 else None,
+        }
+        for i, s in enumerate(np.random.default_rng(0).integers(10**6, 10**7, 100_000))
+    ]
+    mine = [
+        {
+            "interaction_id": f"m{i}",
+            "customer_id": "c0",
+            "channel": "chat",
+            "opened_at": t - pd.Timedelta(minutes=minutes),
+            "resolved_at": t - pd.Timedelta(minutes=1) if i == 0 else None,
+        }
+        for i, minutes in enumerate([50_000, 170, 7])
+    ]
+    inter, surv, cust = tables(others + mine, [])
+    everyone = [row["customer_id"] for row in others] + ["c0"]  # c0 is coded last
+    queries = pd.DataFrame({"customer_id": pd.Series(everyone, dtype="str"), "as_of": t})
+    f = compute_features(inter, surv, cust, queries, SPEC).iloc[-1]
+    assert f["open_tickets"] == 2
+    assert f["open_ticket_mean_age_h"] == pytest.approx((170 + 7) / 2 / 60, rel=1e-12)
+
+
 def test_catalog_describes_every_column_and_nothing_uses_comments():
     inter, surv, cust = tables([], [])
     got = compute_features(inter, surv, cust, queries_at(0), SPEC)
