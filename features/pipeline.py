@@ -505,8 +505,10 @@ class _Inline(Executor):
 
 
 def _executor(rows: int, workers: int | None) -> Executor:
-    workers = workers if workers is not None else min(2, os.cpu_count() or 1)
-    if workers <= 1 or rows < PARALLEL_MIN_ROWS:
+    """``workers`` as asked; by default up to 2 threads, and none on small inputs."""
+    if workers is None:
+        workers = min(2, os.cpu_count() or 1) if rows >= PARALLEL_MIN_ROWS else 1
+    if workers <= 1:
         return _Inline()
     return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="features")
 

@@ -380,3 +380,26 @@ def test_reason_sentences_read_naturally():
         == "25% of tickets solved at first contact in the last 30 days"
     )
     assert catalog["mean_sentiment_30d"].render(float("nan")).endswith("not known yet")
+
+
+@pytest.mark.parametrize("kind", ["training rows", "snapshot"])
+def test_threads_change_nothing(sim_dir, kind):
+    """The streams run on a thread pool for large inputs; the result must be the same,
+    bit for bit, as one thread computing them in turn."""
+    from features.dataset import load_dataset
+    from features.rows import learn_spec
+
+    data = load_dataset(sim_dir)
+    spec = learn_spec(data.interactions)
+    if kind == "training rows":
+        queries = data.surveys[["customer_id", "responded_at"]].rename(
+            columns={"responded_at": "as_of"}
+        )
+    else:
+        ids = data.customers["customer_id"]
+        queries = pd.DataFrame({"customer_id": ids, "as_of": as_of_timestamp("2026-08-01")})
+    tables = (data.interactions, data.surveys, data.customers, queries, spec)
+    alone = compute_features(*tables, workers=1)
+    threaded = compute_features(*tables, workers=2)
+    pd.testing.assert_frame_equal(alone, threaded, check_exact=True)
+    assert len(alone) == len(queries) and alone["contacts_total"].sum() > 0
