@@ -15,7 +15,6 @@ side by side on a small thread pool (numpy and arrow release the GIL in the heav
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -29,12 +28,11 @@ import pyarrow.compute as pc
 
 from features.catalog import FeatureSpec, feature_catalog
 from features.timeindex import EventIndex, last_value, prefix_sums, window_extreme, window_sum
+from nps_core.parallel import default_workers
 
 NS_HOUR = 3_600 * 10**9
 NS_DAY = 24 * NS_HOUR
 AGENT_HISTORY_COLUMNS = ("responded_at", "agent_id", "team", "is_detractor")
-# Below this many interactions a thread pool costs more than it saves (the online path).
-PARALLEL_MIN_ROWS = 200_000
 NEVER = np.iinfo(np.int64).max
 _SPLIT = 2**30  # int64 sums of either part stay exact for ~10^9 events of a 30-year span
 
@@ -507,7 +505,7 @@ class _Inline(Executor):
 def _executor(rows: int, workers: int | None) -> Executor:
     """``workers`` as asked; by default up to 2 threads, and none on small inputs."""
     if workers is None:
-        workers = min(2, os.cpu_count() or 1) if rows >= PARALLEL_MIN_ROWS else 1
+        workers = default_workers(rows)
     if workers <= 1:
         return _Inline()
     return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="features")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,6 +26,7 @@ import pyarrow.compute as pc
 
 from nps_core.contracts import CHANNEL_ALIASES, KIND_DTYPES, Column, ColumnKind, TableContract
 from nps_core.errors import ConfigError, SchemaError
+from nps_core.parallel import default_workers
 from nps_core.scale import NPS_SCALE, ScoreScale
 
 QUARANTINE_COLUMNS: tuple[str, ...] = ("table", "source", "row", "column", "value", "reason")
@@ -216,11 +218,22 @@ def validate_table(
 
     parsed: dict[str, pd.Series] = {}
     problems: list[_Problem] = []
+    present = [c for c in contract.columns if c.name in frame.columns]
+    with ThreadPoolExecutor(
+        max_workers=default_workers(n)
+    ) as pool:  # Arrow and numpy release the GIL
+        results = dict(
+            zip(
+                [c.name for c in present],
+                pool.map(lambda c: _parse_column(frame[c.name], c, formats.get(c.name)), present),
+                strict=True,
+            )
+        )
     for column in contract.columns:
         if column.name not in frame.columns:
             parsed[column.name] = _missing_column(column.kind, n)
             continue
-        values, found = _parse_column(frame[column.name], column, formats.get(column.name))
+        values, found = results[column.name]
         problems.extend(found)
         if column.required:
             problems.append((_mask(values.isna()) & ~_any(found, n), column.name, MISSING_REQUIRED))
