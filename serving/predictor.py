@@ -20,6 +20,7 @@ from features.catalog import FeatureInfo, FeatureSpec
 from features.online import OnlineCustomer, online_features
 from nps_core.errors import NpsRiskError
 from nps_core.playbooks import ACTIONS, band_for
+from serving.contrib import RowContributions
 from training.registry import LoadedModel
 
 SMALL_BATCH = 64
@@ -61,6 +62,7 @@ class ServingModel:
         self.booster = self.model.booster_
         self.iterations = self.booster.best_iteration or None
         self.bands = self.model.bands_
+        self.row_contributions = RowContributions(self.booster, self.iterations)
         self._smoke_test()
 
     @property
@@ -73,41 +75,54 @@ class ServingModel:
             raise NpsRiskError(
                 f"model {self.version}: booster has {self.booster.num_feature()} features, metadata {len(self.features)}"
             )
-        p, _ = self.score(np.full((1, len(self.features)), np.nan))
+        row = np.full((1, len(self.features)), np.nan)
+        p, contrib = self.score(row)
         if not (0.0 <= p[0] <= 1.0):
             raise NpsRiskError(
                 f"model {self.version}: smoke prediction {p[0]} is not a probability"
+            )
+        expected = self.booster.predict(row, num_iteration=self.iterations, pred_contrib=True)
+        if not np.array_equal(contrib, expected[:, :-1]):
+            raise NpsRiskError(
+                f"model {self.version}: LightGBM's single-row SHAP values differ from Booster.predict's"
             )
 
     # --- inputs ------------------------------------------------------------------------
     def matrix_from_features(
         self, rows: Sequence[Mapping[str, Any]], base_loc: list[str | int]
     ) -> np.ndarray:
-        matrix = np.full((len(rows), len(self.features)), np.nan)
+        nan = math.nan
+        out = []
         for i, values in enumerate(rows):
+            row = [nan] * len(self.features)
             for name, value in values.items():
                 j = self.position.get(name)
-                loc = [*base_loc, i, "features", name]
                 if j is None:
                     raise InputError(
                         f"unknown feature '{name}' (GET /v1/model lists the {len(self.features)} features)",
-                        loc,
+                        [*base_loc, i, "features", name],
                     )
                 if value is None:
                     continue
                 lookup = self.categories.get(name)
                 if lookup is not None:
                     code = lookup.get(str(value))
-                    matrix[i, j] = np.nan if code is None else code
-                elif isinstance(value, bool):
-                    matrix[i, j] = float(value)
-                elif isinstance(value, int | float):
-                    if not math.isfinite(value):
-                        raise InputError(f"feature '{name}' must be a finite number", loc)
-                    matrix[i, j] = value
+                    row[j] = nan if code is None else code
+                elif isinstance(value, int | float):  # a bool too: True is 1.0
+                    number = _finite(value)
+                    if number is None:
+                        raise InputError(
+                            f"feature '{name}' must be a finite number",
+                            [*base_loc, i, "features", name],
+                        )
+                    row[j] = number
                 else:
-                    raise InputError(f"feature '{name}' is numeric; got {value!r}", loc)
-        return matrix
+                    raise InputError(
+                        f"feature '{name}' is numeric; got {value!r}",
+                        [*base_loc, i, "features", name],
+                    )
+            out.append(row)
+        return np.array(out, dtype=np.float64).reshape(len(rows), len(self.features))
 
     def matrix_from_raw(self, customers: Sequence[OnlineCustomer]) -> np.ndarray:
         if self.spec is None:
@@ -121,12 +136,15 @@ class ServingModel:
     # --- outputs -----------------------------------------------------------------------
     def score(self, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Calibrated probabilities and SHAP contributions (log-odds), from one call."""
-        # one thread for a few rows: a second thread only spins on a 2-core box (measured
-        # 4 ms CPU per single-row call against 0.12 ms); big batches use every core
-        threads = 1 if len(matrix) <= SMALL_BATCH else 0
-        contrib = self.booster.predict(
-            matrix, num_iteration=self.iterations, pred_contrib=True, num_threads=threads
-        )
+        # one thread for a few rows (the single-row API): a second thread only spins on a
+        # 2-core box (measured 4 ms CPU per single-row call against 0.12 ms); big batches
+        # use every core
+        if len(matrix) <= SMALL_BATCH:
+            contrib = np.array([self.row_contributions(row) for row in matrix])
+        else:
+            contrib = self.booster.predict(
+                matrix, num_iteration=self.iterations, pred_contrib=True, num_threads=0
+            )
         raw = 1.0 / (1.0 + np.exp(-contrib.sum(axis=1)))
         return self.model.calibrator_.transform(raw), contrib[:, :-1]
 
@@ -134,12 +152,22 @@ class ServingModel:
         probabilities, contrib = self.score(matrix)
         reasons = self.model.reasons(matrix, contrib, top=top)
         out = []
-        for customer_id, p, why in zip(customer_ids, probabilities, reasons, strict=True):
-            band = band_for(float(p), self.bands["high"], self.bands["medium"])
+        high, medium = self.bands["high"], self.bands["medium"]
+        for customer_id, p, why in zip(customer_ids, probabilities.tolist(), reasons, strict=True):
+            band = band_for(p, high, medium)
             out.append(
-                Scored(customer_id, float(p), band.value, [r.as_dict() for r in why], ACTIONS[band])
+                Scored(customer_id, p, band.value, [r.as_dict() for r in why], ACTIONS[band])
             )
         return out
+
+
+def _finite(value: float) -> float | None:
+    """``value`` as a float, or None if it is not finite (or an integer too large for one)."""
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 def online_customer(customer: Any) -> OnlineCustomer:

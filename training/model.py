@@ -8,6 +8,7 @@ batch scoring and the API all go through ``FeatureEncoder``, so they cannot disa
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -213,10 +214,11 @@ class DetractorModel:
     ) -> list[list[Reason]]:
         """Per row, the ``top`` strongest risk drivers by SHAP value, one per feature family
         (the strongest of each), in descending order of impact, as sentences."""
-        order = np.argsort(-contributions, axis=1, kind="stable")
+        order = np.argsort(-contributions, axis=1, kind="stable").tolist()
         families = self._families()
         out = []
-        for i, row in enumerate(order):
+        for i, row in enumerate(order):  # Python lists: a few values per row, no numpy scalars
+            values, impacts = matrix[i].tolist(), contributions[i].tolist()
             reasons: list[Reason] = []
             seen: set[str] = set()
             for j in row:
@@ -224,13 +226,13 @@ class DetractorModel:
                     continue
                 seen.add(families[j])
                 name = self.features[j]
-                value = self.encoder_.decode(name, matrix[i, j])
-                if isinstance(value, float) and np.isnan(value):
+                value = self.encoder_.decode(name, values[j])
+                if isinstance(value, float) and math.isnan(value):
                     value = None
                 info = self.catalog.get(name) or FeatureInfo(
                     name, name.replace("_", " "), name.replace("_", " ") + " = {value}"
                 )
-                reasons.append(Reason(name, value, info.render(value), float(contributions[i, j])))
+                reasons.append(Reason(name, value, info.render(value), impacts[j]))
                 if len(reasons) == top:
                     break
             out.append(reasons)
