@@ -20,8 +20,10 @@ from starlette.concurrency import run_in_threadpool
 
 from nps_core.config import Settings, get_settings
 from nps_core.errors import NpsRiskError
+from serving.bodies import document_bodies
 from serving.observability import BodyLimitMiddleware, Metrics, MetricsMiddleware
 from serving.predictor import InputError, ServingModel
+from serving.schemas import PredictRequest
 from training.registry import CHAMPION, load_model
 
 log = logging.getLogger("nps_risk.serving")
@@ -136,6 +138,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from serving.routes import router
 
     app.include_router(router)
+    document_bodies(app, PredictRequest)  # /v1/predict reads its body itself (serving.bodies)
     _mount_docs(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)

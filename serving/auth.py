@@ -6,10 +6,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security.utils import get_authorization_scheme_param
 
 bearer = HTTPBearer(auto_error=False, description="an API key issued with `nps-risk keygen`")
 
@@ -24,43 +25,57 @@ def new_key() -> tuple[str, str]:
     return key, digest(key)
 
 
-def _matches(key: str, digests: frozenset[str]) -> bool:
-    given = digest(key)
+def _matches(given: str, digests: frozenset[str]) -> bool:
     found = False
     for known in digests:  # no early exit: time does not depend on which digest matched
         found |= hmac.compare_digest(given, known)
     return found
 
 
-def _credentials(request: Request, credentials: HTTPAuthorizationCredentials | None) -> str:
-    if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
+def _bearer_key(authorization: str | None) -> str:
+    """The key of ``Authorization: Bearer KEY``, parsed as FastAPI's ``HTTPBearer`` does."""
+    scheme, key = get_authorization_scheme_param(authorization)
+    if scheme.lower() != "bearer" or not key:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             "missing API key: send 'Authorization: Bearer KEY'",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    return credentials.credentials
-
-
-async def require_key(
-    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
-) -> str:
-    key = _credentials(request, credentials)
-    settings = request.app.state.settings
-    if not (
-        _matches(key, settings.key_digests()) or _matches(key, settings.key_digests(admin=True))
-    ):
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED, "unknown API key", headers={"WWW-Authenticate": "Bearer"}
-        )
     return key
 
 
-async def require_admin(request: Request, key: Annotated[str, Depends(require_key)]) -> str:
-    if not _matches(key, request.app.state.settings.key_digests(admin=True)):
+def authorize(request: Request, *, admin: bool = False) -> str:
+    """The caller's key if it is a known one (an admin key for ``admin``); else 401 / 403.
+
+    The one check behind every /v1 route: the dependencies below call it, and the hot
+    route (/v1/predict) calls it directly, without FastAPI's per-request dependency solving.
+    """
+    key = _bearer_key(request.headers.get("authorization"))
+    settings = request.app.state.settings
+    given = digest(key)
+    is_admin = _matches(given, settings.key_digests(admin=True))
+    if not (_matches(given, settings.key_digests()) or is_admin):
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED, "unknown API key", headers={"WWW-Authenticate": "Bearer"}
+        )
+    if admin and not is_admin:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "this route needs an admin key")
     return key
 
 
+# ``bearer`` declares the scheme in OpenAPI; ``authorize`` reads the header itself.
+Documented = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+
+
+async def require_key(request: Request, _documented: Documented) -> str:
+    return authorize(request)
+
+
+async def require_admin(request: Request, _documented: Documented) -> str:
+    return authorize(request, admin=True)
+
+
 ApiKey = Annotated[str, Depends(require_key)]
 AdminKey = Annotated[str, Depends(require_admin)]
+# for a route that calls ``authorize`` itself: the same security entry in its OpenAPI
+BEARER_DOC: dict[str, Any] = {"security": [{"HTTPBearer": []}]}

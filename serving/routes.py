@@ -13,7 +13,8 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.concurrency import run_in_threadpool
 
 from nps_core.errors import NpsRiskError
-from serving.auth import AdminKey, ApiKey
+from serving.auth import BEARER_DOC, AdminKey, ApiKey, authorize
+from serving.bodies import json_body, json_body_doc, json_response
 from serving.predictor import ServingModel, online_customer
 from serving.schemas import (
     ErrorOut,
@@ -52,9 +53,17 @@ def current_model(request: Request) -> ServingModel:
     return model
 
 
-@router.post("/v1/predict", response_model=PredictResponse, responses=ERRORS, tags=["risk"])
-async def predict(body: PredictRequest, request: Request, _key: ApiKey) -> PredictResponse:
+@router.post(
+    "/v1/predict",
+    response_model=PredictResponse,  # documents the answer; the route sends it serialised
+    responses=ERRORS,
+    tags=["risk"],
+    openapi_extra={**json_body_doc(PredictRequest), **BEARER_DOC},
+)
+async def predict(request: Request) -> Response:
     """Calibrated Detractor risk, band, top reasons and suggested action per customer."""
+    authorize(request)  # the ApiKey check, without a dependency to solve on the hot route
+    body = await json_body(request, PredictRequest)
     limit = request.app.state.settings.max_batch
     if len(body.customers) > limit:
         raise HTTPException(
@@ -81,7 +90,7 @@ async def predict(body: PredictRequest, request: Request, _key: ApiKey) -> Predi
     counter = request.app.state.metrics.predictions
     for band, count in Counter(s.band for s in scored).items():  # once per band, not per customer
         counter.labels(band=band).inc(count)
-    return PredictResponse(
+    answer = PredictResponse(
         model=ModelRef(name=model.loaded.name, version=model.version),
         results=[
             ResultOut(
@@ -94,6 +103,7 @@ async def predict(body: PredictRequest, request: Request, _key: ApiKey) -> Predi
             for s in scored
         ],  # type: ignore[arg-type]
     )
+    return json_response(answer)
 
 
 @router.get("/v1/model", response_model=ModelInfo, responses=ERRORS, tags=["model"])

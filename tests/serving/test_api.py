@@ -1,6 +1,7 @@
 """The API through a real uvicorn process on 127.0.0.1."""
 
 import concurrent.futures
+import json
 
 import numpy as np
 import pandas as pd
@@ -10,6 +11,7 @@ from features.catalog import feature_family
 from features.dataset import load_dataset
 from features.rows import LABEL_COLUMNS, build_training_rows
 from serving.examples import raw_customer
+from serving.schemas import PredictResponse
 from tests.serving.conftest import ADMIN_KEY, MAX_BATCH, MAX_BODY, start_server, stop_server
 from training.registry import CHAMPION, configure, load_model
 
@@ -321,3 +323,95 @@ def test_risk_list_routes_read_the_store_and_outreach_is_recorded(
         open_store(serving_settings.store_url), outreach, customer_id=first["customer_id"]
     )
     assert saved.iloc[-1]["notes"] == "apologised" and report.counts["to_call"] == 15
+
+
+def test_every_v1_route_needs_a_key_and_says_so_in_openapi(api_server):
+    with api_server.client(key=None) as c:
+        spec = c.get("/openapi.json").json()
+        operations = [
+            (method, path)
+            for path, item in spec["paths"].items()
+            if path.startswith("/v1/")
+            for method in item
+        ]
+        assert ("post", "/v1/predict") in operations and len(operations) >= 6
+        for method, path in operations:
+            assert spec["paths"][path][method]["security"] == [{"HTTPBearer": []}], path
+            url = path.replace("{customer_id}", "someone")
+            r = c.request(method.upper(), url, json={})
+            assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer", (
+                path,
+                r.text,
+            )
+
+
+def test_predict_documents_its_body_and_answer_in_openapi(api_server):
+    with api_server.client(key=None) as c:
+        spec = c.get("/openapi.json").json()
+    operation = spec["paths"]["/v1/predict"]["post"]
+    body = operation["requestBody"]["content"]["application/json"]["schema"]
+    answer = operation["responses"]["200"]["content"]["application/json"]["schema"]
+    schemas = spec["components"]["schemas"]
+    assert body == {"$ref": "#/components/schemas/PredictRequest"}
+    assert answer == {"$ref": "#/components/schemas/PredictResponse"}
+    customer = schemas["PredictRequest"]["properties"]["customers"]["items"]["$ref"]
+    assert customer == "#/components/schemas/CustomerIn"
+    interactions = schemas["CustomerIn"]["properties"]["interactions"]["anyOf"][0]["items"]
+    assert interactions["$ref"].removeprefix("#/components/schemas/") in schemas
+    refs = [v for v in _walk(spec) if isinstance(v, str) and v.startswith("#/components/")]
+    assert all(r.removeprefix("#/components/schemas/") in schemas for r in refs)
+
+
+def _walk(node):
+    if isinstance(node, dict):
+        for value in node.values():
+            yield from _walk(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _walk(value)
+    else:
+        yield node
+
+
+def test_predict_answers_json_that_matches_its_schema(api_server, feature_rows):
+    body = _payload(feature_rows[1].tail(3))
+    with api_server.client() as c:
+        r = c.post("/v1/predict", json=body)
+    assert r.status_code == 200 and r.headers["content-type"] == "application/json"
+    answer = PredictResponse.model_validate_json(r.content)
+    assert [x.customer_id for x in answer.results] == [x["customer_id"] for x in body["customers"]]
+    for result in answer.results:
+        assert 0 <= result.probability <= 1 and len(result.reasons) == 3 and result.action
+        assert all(isinstance(reason.impact, float) and reason.text for reason in result.reasons)
+
+
+def test_predict_body_must_be_json_with_finite_numbers(api_server):
+    one = {"customers": [{"customer_id": "c", "features": {}}]}
+    with api_server.client() as c:
+        for content_type in ("text/plain", None):
+            headers = {"content-type": content_type} if content_type else {}
+            r = c.post("/v1/predict", content=json.dumps(one), headers=headers)
+            assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body"], r.text
+        r = c.post(
+            "/v1/predict",
+            content=json.dumps(one),
+            headers={"content-type": "application/vnd.api+json; charset=utf-8"},
+        )
+        assert r.status_code == 200
+        huge = (
+            b'{"customers": [{"customer_id": "c", "features": {"contacts_7d": 1'
+            + b"0" * 400
+            + b"}}]}"
+        )
+        r = c.post("/v1/predict", content=huge, headers={"content-type": "application/json"})
+        assert r.status_code == 422 and r.json()["detail"][0]["loc"][-1] == "contacts_7d", r.text
+        r = c.post("/v1/predict", json={"customers": []})
+        assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "customers"]
+
+
+def test_predict_checks_the_key_before_reading_the_body(api_server):
+    with api_server.client(key="not-a-key") as c:
+        r = c.post(
+            "/v1/predict", content=b"{not json", headers={"content-type": "application/json"}
+        )
+    assert r.status_code == 401 and r.json()["error"] == "unknown API key"
