@@ -87,9 +87,9 @@ async def predict(request: Request) -> Response:
         scored = await run_in_threadpool(model.answer, ids, matrix)
     else:
         scored = model.answer(ids, matrix)
-    counter = request.app.state.metrics.predictions
+    metrics = request.app.state.metrics
     for band, count in Counter(s.band for s in scored).items():  # once per band, not per customer
-        counter.labels(band=band).inc(count)
+        metrics.count_predictions(band, count)
     answer = PredictResponse(
         model=ModelRef(name=model.loaded.name, version=model.version),
         results=[
