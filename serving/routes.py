@@ -7,7 +7,6 @@ import json
 from collections import Counter
 from typing import Annotated, Any, Literal
 
-import numpy as np
 from fastapi import APIRouter, HTTPException, Path, Query, Request, Response, status
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.concurrency import run_in_threadpool
@@ -72,13 +71,12 @@ async def predict(request: Request) -> Response:
         )
     model = current_model(request)  # this request keeps this model even if a reload swaps it
     customers = body.customers
-    matrix = np.empty((len(customers), len(model.features)))
-    given = [i for i, c in enumerate(customers) if c.features is not None]
+    # one call for every customer given as feature values (errors name the customer's own
+    # index); those sent as raw interactions get their rows below
+    matrix = model.matrix_from_features(
+        [c.features or {} for c in customers], ["body", "customers"]
+    )
     raw = [i for i, c in enumerate(customers) if c.features is None]
-    if given:
-        matrix[given] = model.matrix_from_features(
-            [customers[i].features or {} for i in given], ["body", "customers"]
-        )
     if raw:
         online = [online_customer(customers[i]) for i in raw]
         matrix[raw] = await run_in_threadpool(model.matrix_from_raw, online)

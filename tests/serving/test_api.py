@@ -415,3 +415,18 @@ def test_predict_checks_the_key_before_reading_the_body(api_server):
             "/v1/predict", content=b"{not json", headers={"content-type": "application/json"}
         )
     assert r.status_code == 401 and r.json()["error"] == "unknown API key"
+
+
+def test_an_invalid_feature_value_is_located_at_its_own_customer(api_server):
+    """Customers given as raw interactions and as feature values mix in one request; an
+    error names the index of the customer at fault in the request."""
+    body = {
+        "customers": [
+            {"customer_id": "raw", "interactions": []},
+            {"customer_id": "bad", "features": {"contacts_7d": "many"}},
+        ]
+    }
+    with api_server.client() as c:
+        r = c.post("/v1/predict", json=body)
+    assert r.status_code == 422
+    assert r.json()["detail"][0]["loc"] == ["body", "customers", 1, "features", "contacts_7d"]
