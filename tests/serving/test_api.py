@@ -430,3 +430,16 @@ def test_an_invalid_feature_value_is_located_at_its_own_customer(api_server):
         r = c.post("/v1/predict", json=body)
     assert r.status_code == 422
     assert r.json()["detail"][0]["loc"] == ["body", "customers", 1, "features", "contacts_7d"]
+
+
+def test_a_streamed_body_over_the_limit_answers_413(api_server):
+    """No Content-Length to refuse up front: the limit holds while the body streams in."""
+
+    def chunks():
+        for _ in range(MAX_BODY // 10_000 + 2):
+            yield b" " * 10_000
+
+    with api_server.client() as c:
+        r = c.post("/v1/predict", content=chunks(), headers={"content-type": "application/json"})
+    assert "content-length" not in r.request.headers
+    assert r.status_code == 413 and r.json()["error"] == "request body too large"
