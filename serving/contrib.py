@@ -70,9 +70,14 @@ class RowContributions:
         _safe_call(
             _LIB.LGBM_BoosterPredictForMatSingleRowFast(
                 self._fast,
-                values.ctypes.data_as(ctypes.c_void_p),
+                _address(values),
                 ctypes.byref(length),
-                out.ctypes.data_as(ctypes.POINTER(ctypes.c_double)),
+                _address(out),
             )
         )
         return out
+
+
+def _address(array: np.ndarray) -> ctypes.c_void_p:
+    """Where ``array``'s data starts (``.ctypes.data_as`` costs ~3 us a call)."""
+    return ctypes.c_void_p(array.__array_interface__["data"][0])

@@ -112,8 +112,11 @@ class BodyLimitMiddleware:
             await self.app(scope, receive, send)
             return
         declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await _too_large(send, self.max_bytes)
+        if declared is not None and declared.isdigit():
+            if int(declared) > self.max_bytes:
+                await _too_large(send, self.max_bytes)
+            else:  # the server reads no more than the declared length: nothing to count
+                await self.app(scope, receive, send)
             return
         seen = 0
         started = {"yes": False}
