@@ -293,7 +293,7 @@ def _contact_features(
 def _response_features(ctx: _Context, contact_order: np.ndarray) -> tuple[Columns, np.ndarray]:
     """First-answer delays, by first_response_at; and how many contacts got one before t."""
     windows, mask = ctx.spec.windows_days, ctx.responded_mask
-    near = _near(contact_order, mask)
+    near = None if contact_order is None else _near(contact_order, mask)
     responses = _Stream(
         ctx.i_codes[mask], ctx.first_resp[mask], ctx.q_codes, ctx.q_times, windows, near=near
     )
@@ -338,7 +338,7 @@ class _Outcomes:
 
 def _outcome_stream(ctx: _Context, contact_order: np.ndarray) -> _Outcomes:
     mask = ctx.resolved_mask
-    near = _near(contact_order, mask)
+    near = None if contact_order is None else _near(contact_order, mask)
     stream = _Stream(
         ctx.i_codes[mask],
         ctx.resolved[mask],
@@ -508,7 +508,7 @@ def _executor(rows: int, workers: int | None) -> Executor:
         workers = default_workers(rows)
     if workers <= 1:
         return _Inline()
-    return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="features")
+    return ThreadPoolExecutor(max_workers=workers - 1, thread_name_prefix="features")
 
 
 def compute_features(
@@ -529,11 +529,11 @@ def compute_features(
     not depend on it.
     """
     with _executor(len(interactions), workers) as pool:
+        others = [queries["customer_id"], surveys["customer_id"], customers["customer_id"]]
+        other_codes = pool.submit(pd.factorize, pd.concat(others, ignore_index=True))
         channels = pool.submit(_factorized, interactions["channel"])
         if history is None:
             history_task = pool.submit(agent_history, interactions, surveys, spec)
-        others = [queries["customer_id"], surveys["customer_id"], customers["customer_id"]]
-        other_codes = pool.submit(pd.factorize, pd.concat(others, ignore_index=True))
         i_codes, n_codes, (q_codes, s_codes, c_codes) = _one_code_space(
             pd.factorize(interactions["customer_id"]),
             other_codes.result(),
@@ -556,10 +556,9 @@ def compute_features(
             resolved_mask=interactions["resolved_at"].notna().to_numpy(),
             channels=channels.result(),
         )
+        outcome_stream = pool.submit(_outcome_stream, ctx, None)
+        responses = pool.submit(_response_features, ctx, None)
         contact_stream = _contact_stream(ctx)
-        order = contact_stream.index.order
-        outcome_stream = pool.submit(_outcome_stream, ctx, order)
-        responses = pool.submit(_response_features, ctx, order)
         answers = pool.submit(_answer_features, surveys, s_codes, ctx)
         attributes = pool.submit(_customer_features, customers, c_codes, n_codes, ctx)
         quality = pool.submit(lambda: _outcome_quality(outcome_stream.result()))
@@ -604,15 +603,15 @@ def compute_features(
     out["last_team_detractor_rate"] = team_rate
 
     catalog = feature_catalog(spec)
-    frame = pd.DataFrame({name: _as_column(out[name], catalog[name].kind) for name in catalog})
     back = np.empty(len(q_order), dtype=np.int64)
-    back[q_order] = np.arange(len(q_order))
-    frame = frame.take(back)
-    frame.index = queries.index
-    return frame
+    back[q_order] = np.arange(len(q_order))  # sorted position of each query
+    columns = {name: _as_column(out[name], catalog[name].kind, back) for name in catalog}
+    # one block per column: no copy into a consolidated 2-D block for a million rows
+    return pd.DataFrame(columns, index=queries.index, copy=False)
 
 
-def _as_column(values: np.ndarray | pd.Series, kind: str) -> pd.Series:
+def _as_column(values: np.ndarray | pd.Series, kind: str, back: np.ndarray) -> Any:
+    """The column in the queries' own order."""
     if kind == "categorical":
-        return pd.Series(values).reset_index(drop=True).astype("str")
-    return pd.Series(np.asarray(values, dtype=np.float64))
+        return pd.Series(values).astype("str").array.take(back)
+    return np.asarray(values, dtype=np.float64).take(back)
