@@ -77,9 +77,8 @@ class _Stream:
         q_times: np.ndarray,
         windows: tuple[int, ...],
         ids: Any = None,
-        near: np.ndarray | None = None,
     ) -> None:
-        self.index = EventIndex.build(codes, times, ids, near=near)
+        self.index = EventIndex.build(codes, times, ids)
         self.hi = self.index.before(q_codes, q_times)
         self.start = self.index.start(q_codes)
         self.lo = {w: self.index.before(q_codes, q_times - w * NS_DAY) for w in windows}
@@ -232,13 +231,6 @@ def _contact_stream(ctx: _Context) -> _Stream:
     return _Stream(ctx.i_codes, ctx.opened, ctx.q_codes, ctx.q_times, ctx.spec.windows_days, ids)
 
 
-def _near(contact_order: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """The masked events, as positions within the mask, in the contacts' sorted order: a
-    nearly sorted start for streams of the same tickets' later moments."""
-    within = np.cumsum(mask) - 1
-    return within.take(contact_order[mask.take(contact_order)])
-
-
 def _contact_features(
     ctx: _Context, contacts: _Stream
 ) -> tuple[Columns, dict[str, np.ndarray | pd.Series]]:
@@ -290,13 +282,10 @@ def _contact_features(
     return out, carry
 
 
-def _response_features(ctx: _Context, contact_order: np.ndarray) -> tuple[Columns, np.ndarray]:
+def _response_features(ctx: _Context) -> tuple[Columns, np.ndarray]:
     """First-answer delays, by first_response_at; and how many contacts got one before t."""
     windows, mask = ctx.spec.windows_days, ctx.responded_mask
-    near = None if contact_order is None else _near(contact_order, mask)
-    responses = _Stream(
-        ctx.i_codes[mask], ctx.first_resp[mask], ctx.q_codes, ctx.q_times, windows, near=near
-    )
+    responses = _Stream(ctx.i_codes[mask], ctx.first_resp[mask], ctx.q_codes, ctx.q_times, windows)
     delay_h = responses.sort(((ctx.first_resp - ctx.opened) / NS_HOUR)[mask])
     means = responses.means(delay_h)
     out: Columns = {f"mean_first_response_h_{w}d": means[w] for w in windows}
@@ -336,9 +325,8 @@ class _Outcomes:
         return values.take(self.rows)
 
 
-def _outcome_stream(ctx: _Context, contact_order: np.ndarray) -> _Outcomes:
+def _outcome_stream(ctx: _Context) -> _Outcomes:
     mask = ctx.resolved_mask
-    near = None if contact_order is None else _near(contact_order, mask)
     stream = _Stream(
         ctx.i_codes[mask],
         ctx.resolved[mask],
@@ -346,7 +334,6 @@ def _outcome_stream(ctx: _Context, contact_order: np.ndarray) -> _Outcomes:
         ctx.q_times,
         ctx.spec.windows_days,
         _Subset(ctx.interactions["interaction_id"].array, rows := np.flatnonzero(mask)),
-        near=near,
     )
     return _Outcomes(ctx, stream, rows.take(stream.index.order))
 
@@ -556,8 +543,8 @@ def compute_features(
             resolved_mask=interactions["resolved_at"].notna().to_numpy(),
             channels=channels.result(),
         )
-        outcome_stream = pool.submit(_outcome_stream, ctx, None)
-        responses = pool.submit(_response_features, ctx, None)
+        outcome_stream = pool.submit(_outcome_stream, ctx)
+        responses = pool.submit(_response_features, ctx)
         contact_stream = _contact_stream(ctx)
         answers = pool.submit(_answer_features, surveys, s_codes, ctx)
         attributes = pool.submit(_customer_features, customers, c_codes, n_codes, ctx)

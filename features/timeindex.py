@@ -77,28 +77,13 @@ class EventIndex:
     ranks: TimeRanks
 
     @classmethod
-    def build(
-        cls,
-        codes: np.ndarray,
-        times: np.ndarray,
-        ids: Any = None,
-        *,
-        near: np.ndarray | None = None,
-    ) -> EventIndex:
+    def build(cls, codes: np.ndarray, times: np.ndarray, ids: Any = None) -> EventIndex:
         """``ids`` break ties between one entity's events at the same instant, so "latest"
-        never depends on input row order; only tied rows are compared, so it is cheap.
-
-        ``near`` is a permutation of the events believed close to sorted (say, another
-        stream's order: tickets resolve soon after they open). The stable sort's runs make
-        sorting from it near-linear; any permutation gives the same sorted keys.
-        """
+        never depends on input row order; only tied rows are compared, so it is cheap."""
         codes = codes.astype(np.int64, copy=False)
         ranks, event_ranks = TimeRanks.fit(times, int(codes.max()) + 1 if len(codes) else 1)
         keys = codes * ranks.span + event_ranks
-        if near is None:
-            order = np.argsort(keys, kind="stable")
-        else:
-            order = near.take(np.argsort(keys.take(near), kind="stable"))
+        order = np.argsort(keys, kind="stable")
         keys = keys.take(order)
         if ids is not None and len(order) > 1:
             same = keys[1:] == keys[:-1]
