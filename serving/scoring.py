@@ -144,8 +144,8 @@ def score_day(
     follow_rows = follow.assign(
         list_date=day,
         run_id=run_id,
-        owner_team=follow["customer_id"].map(
-            dict(zip(scored["customer_id"], scored["owner_team"], strict=True))
+        owner_team=follow["customer_id"].map(  # a Series maps by index: no 811k-item dict
+            pd.Series(scored["owner_team"].to_numpy(), index=scored["customer_id"].to_numpy())
         ),
         grp=np.where(
             in_control(follow["customer_id"], label, policy.control_share)
