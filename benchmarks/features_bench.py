@@ -342,8 +342,11 @@ def compare_outputs(ours_path: Path, ref_path: Path) -> dict[str, Any]:
         report[name] = {
             "max_abs_diff": float(diff.max(initial=0.0)),
             "rows_beyond_1e-9": int((diff > 1e-9 * scale).sum()),
+            "rows_beyond_1e-8": int((diff > 1e-8 * scale).sum()),
         }
-    report["all_within_1e-9"] = all(
-        v["rows_beyond_1e-9"] == 0 for k, v in report.items() if isinstance(v, dict)
-    )
+    columns = [v for v in report.values() if isinstance(v, dict)]
+    # Our window sums are differences of prefix sums over the whole stream, the reference's
+    # are rolling sums per customer: the two round differently, by ~1e-16 of a prefix total.
+    report["all_within_1e-9"] = all(v["rows_beyond_1e-9"] == 0 for v in columns)
+    report["all_within_1e-8"] = all(v["rows_beyond_1e-8"] == 0 for v in columns)
     return report
