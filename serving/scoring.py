@@ -10,6 +10,7 @@ import json
 import os
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -90,13 +91,16 @@ def score_day(
     )
     day = as_of.date()
     steps = tqdm(total=5, desc=f"risk list {day}", disable=not progress, unit="step")
-    dataset = load_dataset(data_dir)
-    served = ServingModel(load_model(settings, CHAMPION))
+    with ThreadPoolExecutor(max_workers=1) as background:
+        # the model and the store load while the tables are read and validated
+        champion = background.submit(lambda: ServingModel(load_model(settings, CHAMPION)))
+        opened = background.submit(lambda: store or open_store(settings.store_url))
+        dataset = load_dataset(data_dir)
+        served, store = champion.result(), opened.result()
     if served.spec is None:
         raise NpsRiskError(
             "the champion was trained on a feature table; a daily list needs one trained on a data DIR"
         )
-    store = store or open_store(settings.store_url)
     calls = read_table(store, outreach)
     _advance(steps, "features")
 
@@ -183,6 +187,9 @@ def score_day(
         },
     }
     _advance(steps, "saving")
+    report = ScoreReport(
+        day, run_id, served.version, counts, {k: int(v) for k, v in left_out.items() if v}
+    )
     replace_list(
         store,
         day,
@@ -191,10 +198,7 @@ def score_day(
         followups=follow_rows,
         pause=pause,
     )
-    report = ScoreReport(
-        day, run_id, served.version, counts, {k: int(v) for k, v in left_out.items() if v}
-    )
-    report.files = write_outputs(settings, report, ranked, follow_rows)
+    report.files = write_outputs(settings, report, ranked, follow_rows)  # after the commit
     steps.update(1)
     steps.close()
     return report
