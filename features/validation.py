@@ -218,17 +218,26 @@ def validate_table(
 
     parsed: dict[str, pd.Series] = {}
     problems: list[_Problem] = []
-    present = [c for c in contract.columns if c.name in frame.columns]
-    with ThreadPoolExecutor(
-        max_workers=default_workers(n)
-    ) as pool:  # Arrow and numpy release the GIL
-        results = dict(
-            zip(
-                [c.name for c in present],
-                pool.map(lambda c: _parse_column(frame[c.name], c, formats.get(c.name)), present),
-                strict=True,
+    present = sorted(
+        (c for c in contract.columns if c.name in frame.columns),
+        key=lambda c: c.name != contract.key,  # the key first: its duplicate check overlaps
+    )
+
+    def parse(column: Column) -> tuple[pd.Series, list[_Problem]]:
+        return _parse_column(frame[column.name], column, formats.get(column.name))
+
+    # Arrow and numpy release the GIL: columns parse side by side on a large table
+    with ThreadPoolExecutor(max_workers=default_workers(n)) as pool:
+        futures = {c.name: pool.submit(parse, c) for c in present[:1]}
+        duplicates = None
+        if adjust is None and contract.key in futures:  # an adjuster may change the key
+            key_values = futures[contract.key]
+            duplicates = pool.submit(
+                lambda: _duplicate_problems(key_values.result()[0], contract.key, rows)
             )
-        )
+        futures |= {c.name: pool.submit(parse, c) for c in present[1:]}
+        results = {name: future.result() for name, future in futures.items()}
+        early_duplicates = duplicates.result() if duplicates is not None else None
     for column in contract.columns:
         if column.name not in frame.columns:
             parsed[column.name] = _missing_column(column.kind, n)
@@ -245,7 +254,9 @@ def validate_table(
         canonical = _run_adjuster(adjust, canonical)
 
     problems.extend(_rule_problems(canonical, contract, scale))
-    problems.extend(_duplicate_problems(canonical[contract.key], contract.key, rows))
+    if early_duplicates is None:
+        early_duplicates = _duplicate_problems(canonical[contract.key], contract.key, rows)
+    problems.extend(early_duplicates)
 
     bad = _any(problems, n)
     extras = {
