@@ -64,8 +64,11 @@ class TimeRanks:
         """The number of ranks strictly before each query time."""
         if self.distinct is not None:
             return np.searchsorted(self.distinct, times, side="left")
-        # ceil((t - origin) / unit), exact in integers, clipped to the ranks that exist
-        return np.clip(-((self.origin - times) // self.unit), 0, self.span - 1)
+        # ceil((t - origin) / unit), exact in integers, clipped to the ranks that exist;
+        # times are first clipped near the events so the subtraction cannot overflow, and
+        # a missing time (NaT, int64 min) has nothing before it
+        near = np.clip(times, self.origin - self.unit, self.origin + self.span * self.unit)
+        return np.clip(-((self.origin - near) // self.unit), 0, self.span - 1)
 
 
 @dataclass(frozen=True)

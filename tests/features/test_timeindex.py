@@ -92,3 +92,13 @@ def test_unsorted_queries_find_the_same_positions_as_sorted_ones():
         for c, t in zip(q_codes, q_times, strict=True)
     ]
     assert index.before(q_codes, q_times).tolist() == expected
+
+
+def test_extreme_and_missing_query_times_neither_overflow_nor_count_events():
+    events = np.array([0, 10, 20], dtype=np.int64) * 10**9 + 1_700_000_000 * 10**9
+    for n_codes in (1, 2**40):  # the whole-unit path and the distinct-times fallback
+        ranks = TimeRanks.learn(events, n_codes)
+        extremes = np.array([np.iinfo(np.int64).min, np.iinfo(np.int64).max], dtype=np.int64)
+        before = ranks.of_queries(extremes)
+        assert before[0] == 0  # NaT (int64 min): nothing is known before it
+        assert (ranks.of_events(events) < before[1]).all()  # the far future: everything
