@@ -461,9 +461,7 @@ def _rows(frame: pd.DataFrame, keep: np.ndarray) -> pd.DataFrame:
     than filtering the frame at once); no copy when nothing is dropped."""
     if keep.all():
         return frame.reset_index(drop=True)
-    with ThreadPoolExecutor(max_workers=default_workers(len(frame))) as pool:
-        kept = pool.map(lambda name: frame[name][keep].reset_index(drop=True), frame.columns)
-        return pd.DataFrame(dict(zip(frame.columns, kept, strict=True)))
+    return pd.DataFrame({name: frame[name][keep].reset_index(drop=True) for name in frame.columns})
 
 
 # --- the quarantine ----------------------------------------------------------------------
