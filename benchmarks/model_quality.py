@@ -191,6 +191,10 @@ def _model_figures(metrics: dict[str, float]) -> dict[str, float]:
     return {k: float(metrics[k]) for k in keep}
 
 
+def _validation_figures(result: Any) -> dict[str, float]:
+    return {k: result.valid_metrics[k] for k in ("roc_auc", "ece", "n")}
+
+
 def _raw_scores(result: Any) -> np.ndarray:
     """The booster's test scores before calibration (isotonic steps create ties; diagnostic)."""
     model = result.model
@@ -264,11 +268,7 @@ def bar_simulator(
         },
         "baseline_notes": result.baseline_notes,
         "ece_noise_at_this_n": ece_noise(p_model),
-        "validation": {
-            "roc_auc": result.valid_metrics["roc_auc"],
-            "ece": result.valid_metrics["ece"],
-            "n": result.valid_metrics["n"],
-        },
+        "validation": _validation_figures(result),
         "team": team_figures(y, p_model, days, settings.daily_capacity),
         "team_truth": team_figures(y, p_truth, days, settings.daily_capacity),
         "top_drivers": result.drivers.head(8)[["feature", "mean_abs_shap"]].to_dict("records"),
@@ -462,11 +462,7 @@ def bar_ecommerce(work: Path, sizes: Sizes, threads: int) -> dict[str, Any]:
             name: _model_figures(result.metrics[name]) for name in ("logistic", "one_rule")
         },
         "ece_noise_at_this_n": ece_noise(p_ours),
-        "validation": {
-            "roc_auc": result.valid_metrics["roc_auc"],
-            "ece": result.valid_metrics["ece"],
-            "n": result.valid_metrics["n"],
-        },
+        "validation": _validation_figures(result),
         "team": team_figures(y_test, p_ours, days, settings.daily_capacity),
         "team_reference": team_figures(y_test, p_ref, days, settings.daily_capacity),
         "reference_gain_share": {k: float(v) for k, v in gain.items()},

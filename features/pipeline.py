@@ -220,10 +220,7 @@ class _Context:
     responded_mask: np.ndarray
     resolved_mask: np.ndarray
     channels: tuple[np.ndarray, pd.Index]  # factorized channel of each interaction
-
-    @property
-    def t0(self) -> int:
-        return int(self.opened.min()) if len(self.opened) else 0
+    t0: int  # the earliest opened_at: open-ticket times are summed as offsets from it
 
 
 def _contact_stream(ctx: _Context) -> _Stream:
@@ -530,18 +527,20 @@ def compute_features(
         # look-up walks the sorted events once; rows go back to the queries' order at the end.
         q_times = _ns(queries["as_of"])
         q_order = np.lexsort((q_times, q_codes))
+        opened = _ns(interactions["opened_at"])
         ctx = _Context(
             interactions=interactions,
             spec=spec,
             i_codes=i_codes,
             q_codes=q_codes.take(q_order),
             q_times=q_times.take(q_order),
-            opened=_ns(interactions["opened_at"]),
+            opened=opened,
             first_resp=_ns(interactions["first_response_at"]),
             resolved=_ns(interactions["resolved_at"]),
             responded_mask=interactions["first_response_at"].notna().to_numpy(),
             resolved_mask=interactions["resolved_at"].notna().to_numpy(),
             channels=channels.result(),
+            t0=int(opened.min()) if len(opened) else 0,
         )
         outcome_stream = pool.submit(_outcome_stream, ctx)
         responses = pool.submit(_response_features, ctx)

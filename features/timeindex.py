@@ -34,10 +34,6 @@ class TimeRanks:
     distinct: np.ndarray | None = None
 
     @classmethod
-    def learn(cls, times: np.ndarray, n_codes: int) -> TimeRanks:
-        return cls.fit(times, n_codes)[0]
-
-    @classmethod
     def fit(cls, times: np.ndarray, n_codes: int) -> tuple[TimeRanks, np.ndarray]:
         """The ranks for these event times, and the events' own ranks (computed on the way)."""
         if len(times) == 0:
@@ -116,10 +112,6 @@ class EventIndex:
 
     def sorted_values(self, values: np.ndarray) -> np.ndarray:
         return values.take(self.order)
-
-    def cumsum(self, values: np.ndarray) -> np.ndarray:
-        """Prefix sums in sorted order with a leading 0 (NaN counts as 0)."""
-        return prefix_sums(self.sorted_values(values))
 
 
 def _search(sorted_keys: np.ndarray, queries: np.ndarray) -> np.ndarray:

@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import (
     Boolean,
@@ -185,8 +186,8 @@ def _python_values(column: pd.Series) -> list[Any]:
             None if missing else stamp for stamp, missing in zip(stamps, column.isna(), strict=True)
         ]
     values = column.astype(object).where(column.notna(), None).tolist()
-    if values and any(hasattr(v, "item") for v in values[:1000]):
-        values = [v.item() if hasattr(v, "item") else v for v in values]
+    if column.dtype == object:  # only an object column can hold numpy scalars after tolist()
+        values = [v.item() if isinstance(v, np.generic) else v for v in values]
     return values
 
 

@@ -2,7 +2,14 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from features.timeindex import EventIndex, TimeRanks, last_value, window_extreme, window_sum
+from features.timeindex import (
+    EventIndex,
+    TimeRanks,
+    last_value,
+    prefix_sums,
+    window_extreme,
+    window_sum,
+)
 
 events = st.lists(st.tuples(st.integers(0, 3), st.integers(0, 20), st.integers(-5, 5)), max_size=40)
 queries = st.lists(
@@ -23,7 +30,7 @@ def test_window_aggregates_match_brute_force(evs, qs):
     hi = index.before(q_codes, q_times)
     lo = index.before(q_codes, q_times - q_width)
     start = index.start(q_codes)
-    sums = window_sum(index.cumsum(values), lo, hi)
+    sums = window_sum(prefix_sums(index.sorted_values(values)), lo, hi)
     maxes = window_extreme(index.sorted_values(values), lo, hi, largest=True)
     mins = window_extreme(index.sorted_values(values), lo, hi, largest=False)
     lasts = last_value(index.sorted_values(values), start, hi)
@@ -64,7 +71,7 @@ def test_time_ranks_order_events_before_queries_exactly(unit, origin, steps, off
     code counts force), rank(e) < query_rank(t) exactly when e < t, down to 1 ns."""
     events = np.array([origin + s * unit for s in steps], dtype=np.int64)
     queries = np.array([origin + o for o in offsets], dtype=np.int64)
-    ranks = TimeRanks.learn(events, n_codes)
+    ranks = TimeRanks.fit(events, n_codes)[0]
     event_ranks, query_ranks = ranks.of_events(events), ranks.of_queries(queries)
     assert event_ranks.min() >= 0 and event_ranks.max() < ranks.span
     assert n_codes * ranks.span < 2**63
@@ -75,11 +82,11 @@ def test_time_ranks_order_events_before_queries_exactly(unit, origin, steps, off
 
 def test_whole_second_exports_need_no_distinct_times():
     seconds = np.array([0, 5, 5, 3_600], dtype=np.int64) * 10**9 + 1_700_000_000 * 10**9
-    ranks = TimeRanks.learn(seconds, n_codes=1_000_000)
+    ranks = TimeRanks.fit(seconds, n_codes=1_000_000)[0]
     assert ranks.unit == 10**9 and ranks.distinct is None
     one_ns_off = seconds + np.array([0, 0, 0, 1])
-    assert TimeRanks.learn(one_ns_off, n_codes=1_000_000).unit == 1
-    assert TimeRanks.learn(one_ns_off, n_codes=2**40).distinct is not None  # keys would overflow
+    assert TimeRanks.fit(one_ns_off, n_codes=1_000_000)[0].unit == 1
+    assert TimeRanks.fit(one_ns_off, n_codes=2**40)[0].distinct is not None  # keys would overflow
 
 
 def test_unsorted_queries_find_the_same_positions_as_sorted_ones():
@@ -97,7 +104,7 @@ def test_unsorted_queries_find_the_same_positions_as_sorted_ones():
 def test_extreme_and_missing_query_times_neither_overflow_nor_count_events():
     events = np.array([0, 10, 20], dtype=np.int64) * 10**9 + 1_700_000_000 * 10**9
     for n_codes in (1, 2**40):  # the whole-unit path and the distinct-times fallback
-        ranks = TimeRanks.learn(events, n_codes)
+        ranks = TimeRanks.fit(events, n_codes)[0]
         extremes = np.array([np.iinfo(np.int64).min, np.iinfo(np.int64).max], dtype=np.int64)
         before = ranks.of_queries(extremes)
         assert before[0] == 0  # NaT (int64 min): nothing is known before it
