@@ -149,9 +149,9 @@ def prepare(home: str, customers: int, days: int) -> dict[str, Any]:
     from features.rows import snapshot_as_of
     from features.simulate import SimulationConfig, simulate, write_simulation
     from nps_core.config import Settings
-    from serving.examples import raw_customer
-    from serving.predictor import ServingModel, online_customer
-    from serving.schemas import CustomerIn
+    from serving.api.examples import raw_customer
+    from serving.api.schemas import CustomerIn, online_customer
+    from serving.predictor import ServingModel
     from training.registry import CHAMPION, load_model, promote
     from training.workflow import train_from_data
 
@@ -575,7 +575,7 @@ def run(options: BenchOptions) -> dict[str, Any]:
             "servers then lack, so every server looks slower than under wrk"
         )
         log(notes[-1])
-    from serving.auth import new_key
+    from serving.api.auth import new_key
 
     with tempfile.TemporaryDirectory(prefix="nps-api-bench-") as tmp:
         work = Path(tmp)

@@ -41,8 +41,8 @@ def _time_list(home: str, data_dir: str, day: str) -> dict[str, Any]:
 
     os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
     from nps_core.config import Settings
-    from serving.risklist import ListPolicy
-    from serving.scoring import score_day
+    from serving.lists.policy import ListPolicy
+    from serving.lists.scoring import score_day
 
     settings = Settings(home=Path(home), database_url=f"sqlite:///{home}/bench-store.db")
     policy = ListPolicy(capacity=TOP_WITH_REASONS, reasons_for_top=TOP_WITH_REASONS)

@@ -58,6 +58,15 @@ class Settings(BaseSettings):
     max_batch: int = Field(default=1000, gt=0)
     max_body_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
     random_state: int = 42
+    threads: int = Field(
+        default_factory=lambda: os.cpu_count() or 1,
+        ge=1,
+        description="threads a large vectorised step may use (default: the machine's cores)",
+    )
+    fast_shap: bool = Field(
+        default=True,
+        description="single-row SHAP through LightGBM's C API; false: the public Booster.predict",
+    )
 
     @field_validator("home")
     @classmethod

@@ -132,7 +132,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from nps_core.config import get_settings
-    from serving.app import create_app
+    from serving.api.app import create_app
 
     settings = get_settings()
     if not settings.key_digests() and not settings.key_digests(admin=True):
@@ -151,7 +151,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _cmd_keygen(args: argparse.Namespace) -> int:
-    from serving.auth import new_key
+    from serving.api.auth import new_key
 
     key, digest = new_key()
     print(f"key (give to the client, shown once): {key}")
@@ -162,8 +162,8 @@ def _cmd_keygen(args: argparse.Namespace) -> int:
 
 def _cmd_score(args: argparse.Namespace) -> int:
     from nps_core.config import get_settings
-    from serving.risklist import ListPolicy
-    from serving.scoring import score_day
+    from serving.lists.policy import ListPolicy
+    from serving.lists.scoring import score_day
 
     settings = get_settings()
     policy = ListPolicy(
@@ -180,8 +180,8 @@ def _cmd_impact(args: argparse.Namespace) -> int:
 
     from features.dataset import load_dataset
     from nps_core.config import get_settings
-    from serving.impact import describe, estimate_impact
-    from serving.store import open_store
+    from serving.lists.impact import describe, estimate_impact
+    from serving.lists.store import open_store
 
     dataset = load_dataset(args.data)
     store = open_store(get_settings().store_url)
@@ -200,7 +200,7 @@ def _cmd_impact(args: argparse.Namespace) -> int:
 def _cmd_nps(args: argparse.Namespace) -> int:
     from features.dataset import load_dataset
     from nps_core.config import get_settings
-    from serving.nps_report import describe, nps_tables, plot_trend
+    from serving.analytics.nps import describe, nps_tables, plot_trend
 
     data = load_dataset(args.data)
     tables = nps_tables(data, args.by, args.freq)

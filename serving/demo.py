@@ -32,8 +32,8 @@ def _ask_the_api(data: Path, outputs: Path) -> int:
     import pandas as pd
 
     from features.dataset import load_dataset
-    from serving.auth import new_key
-    from serving.examples import raw_customer
+    from serving.api.auth import new_key
+    from serving.api.examples import raw_customer
 
     dataset = load_dataset(data)
     as_of = (dataset.interactions["opened_at"].max() + pd.Timedelta(hours=1)).floor("h")

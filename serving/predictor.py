@@ -1,28 +1,44 @@
-"""The loaded champion, ready to answer: probability, band, reasons and action per customer.
+"""The model hot path: the loaded champion answers probability, band, reasons and action.
 
-The hot path never builds a DataFrame for precomputed features: values go straight into the
-model's numeric matrix. One LightGBM call (``pred_contrib``) gives both the SHAP reasons and
-the raw score (their sum), which the stored calibration turns into a probability.
+This module owns serving-time model arithmetic, for the API and the daily list alike. The
+hot path never builds a DataFrame for precomputed features: values go straight into the
+model's numeric matrix. One LightGBM call (``pred_contrib``) gives both the SHAP reasons
+and the raw score (their sum), which the stored calibration turns into a probability.
+
+SHAP values of one row come from LightGBM's single-row C API (``...SingleRowFast``):
+``Booster.predict`` builds a predictor, parses its parameters and converts its input on
+every call, ~20 µs around the ~200 µs of TreeSHAP itself for one row of our model. The
+package has no public wrapper for those calls, so its private handle is imported behind a
+guard: if a LightGBM release moves it, changes its numbers or the settings turn it off
+(``NPS_RISK_FAST_SHAP=false``), rows go through the public ``Booster.predict`` instead,
+slower but the same answer.
 """
 
 from __future__ import annotations
 
+import ctypes
+import logging
 import math
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
+import lightgbm as lgb
 import numpy as np
-import pandas as pd
 
 from features.catalog import FeatureInfo, FeatureSpec
 from features.online import OnlineCustomer, online_features
 from nps_core.errors import NpsRiskError
 from nps_core.playbooks import ACTIONS, band_for
-from serving.contrib import RowContributions
 from training.registry import LoadedModel
 
+try:  # LightGBM's own ctypes handle on its library and its error check
+    from lightgbm.basic import _LIB, _safe_call
+except ImportError:  # pragma: no cover - depends on the LightGBM release
+    _LIB = _safe_call = None
+
+log = logging.getLogger("nps_risk.serving")
 SMALL_BATCH = 64
 
 
@@ -46,7 +62,7 @@ class Scored:
 class ServingModel:
     """Immutable once built; a reload builds a new one and swaps the reference."""
 
-    def __init__(self, loaded: LoadedModel) -> None:
+    def __init__(self, loaded: LoadedModel, *, fast_shap: bool = True) -> None:
         self.loaded = loaded
         self.model = loaded.model
         self.features = list(self.model.features)
@@ -62,7 +78,7 @@ class ServingModel:
         self.booster = self.model.booster_
         self.iterations = self.booster.best_iteration or None
         self.bands = self.model.bands_
-        self.row_contributions = RowContributions(self.booster, self.iterations)
+        self.row_contributions = row_contributions(self.booster, self.iterations, fast=fast_shap)
         self._smoke_test()
 
     @property
@@ -76,15 +92,10 @@ class ServingModel:
                 f"model {self.version}: booster has {self.booster.num_feature()} features, metadata {len(self.features)}"
             )
         row = np.full((1, len(self.features)), np.nan)
-        p, contrib = self.score(row)
+        p, _ = self.score(row)
         if not (0.0 <= p[0] <= 1.0):
             raise NpsRiskError(
                 f"model {self.version}: smoke prediction {p[0]} is not a probability"
-            )
-        expected = self.booster.predict(row, num_iteration=self.iterations, pred_contrib=True)
-        if not np.array_equal(contrib, expected[:, :-1]):
-            raise NpsRiskError(
-                f"model {self.version}: LightGBM's single-row SHAP values differ from Booster.predict's"
             )
 
     # --- inputs ------------------------------------------------------------------------
@@ -174,14 +185,127 @@ def _finite(value: float) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def online_customer(customer: Any) -> OnlineCustomer:
-    """A request customer (``CustomerIn``) as the online feature code wants it."""
-    as_of = customer.as_of or datetime.now(UTC)
-    attributes = customer.attributes.model_dump() if customer.attributes else {}
-    return OnlineCustomer(
-        customer_id=customer.customer_id,
-        as_of=pd.Timestamp(as_of),
-        interactions=[i.model_dump() for i in customer.interactions or []],
-        surveys=[s.model_dump() for s in customer.surveys or []],
-        attributes=attributes,
-    )
+# --- SHAP values of one row --------------------------------------------------
+
+_PREDICT_CONTRIB = 3  # C_API_PREDICT_CONTRIB in LightGBM's c_api.h
+_FLOAT64 = 1  # C_API_DTYPE_FLOAT64
+
+
+def _free(fast: ctypes.c_void_p, booster: ctypes.c_void_p) -> None:
+    _LIB.LGBM_FastConfigFree(fast)
+    _LIB.LGBM_BoosterFree(booster)
+
+
+class RowContributions(Protocol):
+    n_features: int
+
+    def __call__(self, row: np.ndarray) -> np.ndarray:
+        """SHAP values of ``row`` (one per feature, then the bias), in log-odds."""
+        ...
+
+
+class PublicRowContributions:
+    """TreeSHAP for one row through the public ``Booster.predict``: the fallback."""
+
+    def __init__(self, booster: lgb.Booster, num_iteration: int | None) -> None:
+        self.n_features = booster.num_feature()
+        self._booster = booster
+        self._num_iteration = num_iteration
+
+    def __call__(self, row: np.ndarray) -> np.ndarray:
+        values = _one_row(row, self.n_features)
+        out: np.ndarray = self._booster.predict(
+            values[np.newaxis],
+            num_iteration=self._num_iteration,
+            pred_contrib=True,
+            num_threads=1,
+        )
+        return out[0]
+
+
+class FastRowContributions:
+    """TreeSHAP for one row at a time, on one thread; safe to call from several threads
+    (LightGBM locks its single-row predictor). Holds its own copy of the booster."""
+
+    def __init__(self, booster: lgb.Booster, num_iteration: int | None) -> None:
+        if _LIB is None or _safe_call is None:
+            raise FastPathUnavailable("this LightGBM has no private library handle")
+        self.n_features = booster.num_feature()
+        handle, fast, trees = ctypes.c_void_p(), ctypes.c_void_p(), ctypes.c_int()
+        model = booster.model_to_string(num_iteration=-1).encode()
+        _safe_call(
+            _LIB.LGBM_BoosterLoadModelFromString(
+                ctypes.c_char_p(model), ctypes.byref(trees), ctypes.byref(handle)
+            )
+        )
+        try:
+            _safe_call(
+                _LIB.LGBM_BoosterPredictForMatSingleRowFastInit(
+                    handle,
+                    ctypes.c_int(_PREDICT_CONTRIB),
+                    ctypes.c_int(0),  # start iteration
+                    ctypes.c_int(num_iteration or -1),  # <= 0: every tree, as Booster.predict
+                    ctypes.c_int(_FLOAT64),
+                    ctypes.c_int32(self.n_features),
+                    ctypes.c_char_p(b"num_threads=1"),
+                    ctypes.byref(fast),
+                )
+            )
+        except Exception:
+            _LIB.LGBM_BoosterFree(handle)
+            raise
+        self._fast = fast
+        weakref.finalize(self, _free, fast, handle)
+
+    def __call__(self, row: np.ndarray) -> np.ndarray:
+        values = _one_row(row, self.n_features)
+        out = np.empty(self.n_features + 1, dtype=np.float64)
+        length = ctypes.c_int64()
+        _safe_call(
+            _LIB.LGBM_BoosterPredictForMatSingleRowFast(
+                self._fast,
+                _address(values),
+                ctypes.byref(length),
+                _address(out),
+            )
+        )
+        return out
+
+
+def _address(array: np.ndarray) -> ctypes.c_void_p:
+    """Where ``array``'s data starts (``.ctypes.data_as`` costs ~3 us a call)."""
+    return ctypes.c_void_p(array.__array_interface__["data"][0])
+
+
+class FastPathUnavailable(RuntimeError):
+    """LightGBM's single-row C API cannot be used with this release."""
+
+
+def _one_row(row: np.ndarray, n_features: int) -> np.ndarray:
+    values = np.ascontiguousarray(row, dtype=np.float64)
+    if values.shape != (n_features,):
+        raise ValueError(f"expected one row of {n_features} values, got {values.shape}")
+    return values
+
+
+def row_contributions(
+    booster: lgb.Booster, num_iteration: int | None, *, fast: bool = True
+) -> RowContributions:
+    """The fast single-row path when it works and agrees with ``Booster.predict``, else the
+    public one: a LightGBM release can slow the API, never take it down."""
+    public = PublicRowContributions(booster, num_iteration)
+    if not fast:
+        return public
+    try:
+        candidate = FastRowContributions(booster, num_iteration)
+        probe = np.full(candidate.n_features, np.nan)
+        agrees = np.array_equal(candidate(probe), public(probe))
+    except (FastPathUnavailable, AttributeError, OSError, lgb.basic.LightGBMError) as exc:
+        log.warning("LightGBM's single-row API is unavailable (%s); using Booster.predict", exc)
+        return public
+    if not agrees:
+        log.warning(
+            "LightGBM's single-row SHAP values differ from Booster.predict's; using Booster.predict"
+        )
+        return public
+    return candidate

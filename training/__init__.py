@@ -1,0 +1,1 @@
+"""Training: datasets, LightGBM and baselines, metrics, calibration, reports, the MLflow registry."""

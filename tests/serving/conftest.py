@@ -78,7 +78,7 @@ def start_server(settings: Settings, **env_overrides: str) -> Server:
             sys.executable,
             "-m",
             "uvicorn",
-            "serving.app:create_app",
+            "serving.api.app:create_app",
             "--factory",
             "--host",
             "127.0.0.1",

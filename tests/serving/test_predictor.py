@@ -5,8 +5,7 @@ import pytest
 
 from features.dataset import load_dataset
 from features.rows import build_training_rows
-from serving.contrib import RowContributions
-from serving.predictor import SMALL_BATCH, InputError, ServingModel
+from serving.predictor import SMALL_BATCH, FastRowContributions, InputError, ServingModel
 from training.registry import CHAMPION, load_model
 
 
@@ -58,7 +57,7 @@ def test_small_and_large_batches_score_the_same(serving_model, matrix):
 def test_row_contributions_refuse_a_row_of_the_wrong_width(serving_model):
     with pytest.raises(ValueError, match="expected one row"):
         serving_model.row_contributions(np.zeros(len(serving_model.features) + 1))
-    fresh = RowContributions(serving_model.booster, serving_model.iterations)
+    fresh = FastRowContributions(serving_model.booster, serving_model.iterations)
     row = np.zeros(len(serving_model.features))
     np.testing.assert_array_equal(fresh(row), serving_model.row_contributions(row))
 

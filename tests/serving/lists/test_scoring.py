@@ -8,9 +8,9 @@ import pytest
 from features.dataset import load_dataset
 from features.rows import internal_ids
 from nps_core.config import Settings
-from serving.risklist import ListPolicy
-from serving.scoring import score_day
-from serving.store import open_store, read_followups, read_list, runs_for
+from serving.lists.policy import ListPolicy
+from serving.lists.scoring import score_day
+from serving.lists.store import open_store, read_followups, read_list, runs_for
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from nps_core.nps import NpsChange, NpsResult, nps_change, nps_from_scores
 from nps_core.scale import ScoreScale
-from serving.store import Store, outreach, risk_scores
+from serving.lists.store import Store, outreach, risk_scores
 
 
 @dataclass(frozen=True)

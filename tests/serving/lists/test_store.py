@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 import pandas as pd
 import pytest
 
-from serving.store import (
+from serving.lists.store import (
     MIGRATIONS,
     latest_for_customer,
     open_store,
@@ -164,8 +164,8 @@ def test_outreach_is_recorded(store_url):
 CHILD = """
 import sys
 from datetime import date
-from tests.serving.test_store import DAY, _follow, _run, _scores
-from serving.store import open_store, replace_list
+from tests.serving.lists.test_store import DAY, _follow, _run, _scores
+from serving.lists.store import open_store, replace_list
 
 def pause():
     print("DELETED", flush=True)

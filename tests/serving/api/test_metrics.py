@@ -1,6 +1,6 @@
 """Prometheus metrics by route, method and status, and predictions by band."""
 
-from serving.observability import Metrics
+from serving.api.metrics import Metrics
 
 
 def _value(metrics: Metrics, name: str, labels: dict[str, str]) -> float | None:

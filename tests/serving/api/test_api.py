@@ -10,8 +10,8 @@ import pytest
 from features.catalog import feature_family
 from features.dataset import load_dataset
 from features.rows import LABEL_COLUMNS, build_training_rows
-from serving.examples import raw_customer
-from serving.schemas import PredictResponse
+from serving.api.examples import raw_customer
+from serving.api.schemas import PredictResponse
 from tests.serving.conftest import ADMIN_KEY, MAX_BATCH, MAX_BODY, start_server, stop_server
 from training.registry import CHAMPION, configure, load_model
 
@@ -281,9 +281,9 @@ def test_reload_swaps_models_without_failing_a_request(
 def test_risk_list_routes_read_the_store_and_outreach_is_recorded(
     api_server, serving_settings, sim_dir
 ):
-    from serving.risklist import ListPolicy
-    from serving.scoring import score_day
-    from serving.store import open_store, outreach, read_table
+    from serving.lists.policy import ListPolicy
+    from serving.lists.scoring import score_day
+    from serving.lists.store import open_store, outreach, read_table
 
     day = (load_dataset(sim_dir).interactions["opened_at"].max() - pd.Timedelta(days=1)).date()
     report = score_day(

@@ -3,8 +3,8 @@ import pandas as pd
 from features.answers import answers_with_context
 from features.dataset import load_dataset
 from nps_core.benchmarks import compare
+from serving.analytics.nps import nps_tables
 from serving.cli import main as cli
-from serving.nps_report import nps_tables
 
 
 def test_industry_context_is_one_plain_sentence():

@@ -1,4 +1,4 @@
-"""The HTTP API, made by ``create_app(settings)``; uvicorn runs it.
+"""The app factory: ``create_app(settings)`` wires state, routers, errors and middleware.
 
 The champion is loaded at start through ``training.registry.load_model`` (the one loader).
 A reload builds a complete new ``ServingModel`` off the event loop, then swaps one
@@ -7,11 +7,9 @@ reference: requests in flight keep the model they started with, none fails.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
@@ -20,24 +18,15 @@ from starlette.concurrency import run_in_threadpool
 
 from nps_core.config import Settings, get_settings
 from nps_core.errors import NpsRiskError
-from serving.bodies import document_bodies
-from serving.observability import BodyLimitMiddleware, Metrics, MetricsMiddleware
-from serving.predictor import InputError, ServingModel
-from serving.schemas import PredictRequest
-from training.registry import CHAMPION, load_model
+from serving.api.bodies import document_bodies
+from serving.api.metrics import Metrics
+from serving.api.middleware import BodyLimitMiddleware, MetricsMiddleware
+from serving.api.routes import api_router
+from serving.api.schemas import PredictRequest
+from serving.api.state import ModelHolder, build_serving_model
+from serving.predictor import InputError
 
 log = logging.getLogger("nps_risk.serving")
-
-
-@dataclass
-class ModelHolder:
-    current: ServingModel | None = None
-    error: str | None = None
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-
-
-def build_serving_model(settings: Settings, *, use_cache: bool = True) -> ServingModel:
-    return ServingModel(load_model(settings, CHAMPION, use_cache=use_cache))
 
 
 def _validation_detail(exc: RequestValidationError) -> list[dict[str, object]]:
@@ -135,10 +124,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             {"error": "internal error; the server log has the details"}, status_code=500
         )
 
-    from serving.routes import router
-
-    app.include_router(router)
-    document_bodies(app, PredictRequest)  # /v1/predict reads its body itself (serving.bodies)
+    app.include_router(api_router())
+    document_bodies(app, PredictRequest)  # /v1/predict reads its body itself (api.bodies)
     _mount_docs(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 
 from nps_core.scale import NPS_SCALE
-from serving.impact import estimate_impact
-from serving.store import open_store, record_outreach, replace_list
+from serving.lists.impact import estimate_impact
+from serving.lists.store import open_store, record_outreach, replace_list
 
 LIST_DAY = date(2026, 5, 4)
 

@@ -25,8 +25,7 @@ from features.rows import as_of_timestamp, internal_ids, snapshot_as_of
 from nps_core.config import Settings
 from nps_core.errors import NpsRiskError
 from nps_core.playbooks import ACTIONS, band_for
-from serving.predictor import ServingModel
-from serving.risklist import (
+from serving.lists.policy import (
     ListPolicy,
     answer_follow_ups,
     exclusions,
@@ -34,7 +33,8 @@ from serving.risklist import (
     period_label,
     rank_and_flag,
 )
-from serving.store import Store, open_store, outreach, read_table, replace_list
+from serving.lists.store import Store, open_store, outreach, read_table, replace_list
+from serving.predictor import ServingModel
 from training.registry import CHAMPION, load_model
 
 
@@ -208,7 +208,7 @@ def write_outputs(
     settings: Settings, report: ScoreReport, ranked: pd.DataFrame, follow: pd.DataFrame
 ) -> dict[str, Path]:
     """The list to work (outreach group only), the control list for analysts, an HTML summary."""
-    from serving.list_report import render_summary
+    from serving.lists.report import render_summary
 
     folder = settings.outputs_path / "risk_lists"
     folder.mkdir(parents=True, exist_ok=True)

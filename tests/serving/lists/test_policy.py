@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nps_core.scale import NPS_SCALE
-from serving.risklist import (
+from serving.lists.policy import (
     ListPolicy,
     answer_follow_ups,
     exclusions,

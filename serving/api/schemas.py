@@ -5,7 +5,10 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Annotated, Literal
 
+import pandas as pd
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from features.online import OnlineCustomer
 
 FeatureValue = float | int | str | bool | None
 EARLIEST, LATEST = datetime(1900, 1, 1, tzinfo=UTC), datetime(2200, 1, 1, tzinfo=UTC)
@@ -189,3 +192,16 @@ class OutreachOut(BaseModel):
     id: int
     customer_id: str
     recorded: bool
+
+
+def online_customer(customer: CustomerIn) -> OnlineCustomer:
+    """A request customer as the online feature code wants it."""
+    as_of = customer.as_of or datetime.now(UTC)
+    attributes = customer.attributes.model_dump() if customer.attributes else {}
+    return OnlineCustomer(
+        customer_id=customer.customer_id,
+        as_of=pd.Timestamp(as_of),
+        interactions=[i.model_dump() for i in customer.interactions or []],
+        surveys=[s.model_dump() for s in customer.surveys or []],
+        attributes=attributes,
+    )

@@ -1,0 +1,1 @@
+"""NPS analytics for managers: NPS by group and period (comment themes and monitoring later)."""

@@ -1,0 +1,15 @@
+"""One router per resource: risk (predict), the model, daily lists, outreach, operations."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from serving.api.routes import lists, model, ops, outreach, predict
+
+
+def api_router() -> APIRouter:
+    """Every route of the API, in the order the OpenAPI page lists them."""
+    router = APIRouter()
+    for module in (predict, model, lists, outreach, ops):
+        router.include_router(module.router)
+    return router

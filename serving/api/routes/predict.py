@@ -1,0 +1,79 @@
+"""POST /v1/predict: the model's risk for customers given as features or raw interactions.
+
+It answers the model's risk, not the outreach decision: control membership and the daily
+list live in the list routes.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from fastapi import APIRouter, HTTPException, Request, Response, status
+from starlette.concurrency import run_in_threadpool
+
+from serving.api.auth import BEARER_DOC, authorize
+from serving.api.bodies import json_body, json_body_doc, json_response
+from serving.api.errors import ERRORS
+from serving.api.schemas import (
+    ModelRef,
+    PredictRequest,
+    PredictResponse,
+    ResultOut,
+    online_customer,
+)
+from serving.api.state import current_model
+
+router = APIRouter()
+BATCH_INLINE_LIMIT = 64  # larger batches are scored off the event loop
+
+
+@router.post(
+    "/v1/predict",
+    response_model=PredictResponse,  # documents the answer; the route sends it serialised
+    responses=ERRORS,
+    tags=["risk"],
+    openapi_extra={**json_body_doc(PredictRequest), **BEARER_DOC},
+)
+async def predict(request: Request) -> Response:
+    """Calibrated Detractor risk, band, top reasons and suggested action per customer."""
+    authorize(request)  # the ApiKey check, without a dependency to solve on the hot route
+    body = await json_body(request, PredictRequest)
+    limit = request.app.state.settings.max_batch
+    if len(body.customers) > limit:
+        raise HTTPException(
+            status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+            f"at most {limit} customers per request; got {len(body.customers)}",
+        )
+    model = current_model(request)  # this request keeps this model even if a reload swaps it
+    customers = body.customers
+    # one call for every customer given as feature values (errors name the customer's own
+    # index); those sent as raw interactions get their rows below
+    matrix = model.matrix_from_features(
+        [c.features or {} for c in customers], ["body", "customers"]
+    )
+    raw = [i for i, c in enumerate(customers) if c.features is None]
+    if raw:
+        online = [online_customer(customers[i]) for i in raw]
+        matrix[raw] = await run_in_threadpool(model.matrix_from_raw, online)
+    ids = [c.customer_id for c in customers]
+    if len(customers) > BATCH_INLINE_LIMIT:
+        scored = await run_in_threadpool(model.answer, ids, matrix)
+    else:
+        scored = model.answer(ids, matrix)
+    metrics = request.app.state.metrics
+    for band, count in Counter(s.band for s in scored).items():  # once per band, not per customer
+        metrics.count_predictions(band, count)
+    answer = PredictResponse(
+        model=ModelRef(name=model.loaded.name, version=model.version),
+        results=[
+            ResultOut(
+                customer_id=s.customer_id,
+                probability=s.probability,
+                band=s.band,
+                reasons=s.reasons,
+                action=s.action,
+            )
+            for s in scored
+        ],  # type: ignore[arg-type]
+    )
+    return json_response(answer)
