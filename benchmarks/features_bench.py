@@ -261,6 +261,13 @@ def _load(data_dir: Path) -> dict[str, pd.DataFrame]:
 # --- the timed steps (each runs in a fresh interpreter) ---------------------------------
 
 
+def _threads() -> int:
+    """The threads the product itself would use (``Settings.threads``)."""
+    from nps_core.config import get_settings
+
+    return get_settings().threads
+
+
 def _time_training_rows(data_dir: str, out: str) -> dict[str, Any]:
     from benchmarks.rolling_reference import FEATURES
     from features.rows import LABEL_COLUMNS, build_training_rows, learn_spec
@@ -268,7 +275,9 @@ def _time_training_rows(data_dir: str, out: str) -> dict[str, Any]:
     t = _load(Path(data_dir))
     spec = learn_spec(t["interactions"])
     figures, rows = measure(
-        lambda: build_training_rows(t["interactions"], t["surveys"], t["customers"], spec)
+        lambda: build_training_rows(
+            t["interactions"], t["surveys"], t["customers"], spec, workers=_threads()
+        )
     )
     if out:
         rows[["response_id", *FEATURES]].to_parquet(out, index=False)
@@ -284,7 +293,9 @@ def _time_snapshot(data_dir: str, as_of: str, every_customer: bool) -> dict[str,
     stamp = pd.Timestamp(as_of)
     if not every_customer:
         figures, snap = measure(
-            lambda: snapshot_as_of(t["interactions"], t["surveys"], t["customers"], stamp, spec)
+            lambda: snapshot_as_of(
+                t["interactions"], t["surveys"], t["customers"], stamp, spec, workers=_threads()
+            )
         )
         return figures | {"rows": len(snap)}
 
@@ -292,7 +303,9 @@ def _time_snapshot(data_dir: str, as_of: str, every_customer: bool) -> dict[str,
     queries = pd.DataFrame({"customer_id": ids, "as_of": pd.Series(stamp, index=ids.index)})
 
     def step() -> pd.DataFrame:
-        features = compute_features(t["interactions"], t["surveys"], t["customers"], queries, spec)
+        features = compute_features(
+            t["interactions"], t["surveys"], t["customers"], queries, spec, workers=_threads()
+        )
         return pd.concat([queries, features], axis=1)
 
     figures, snap = measure(step)

@@ -37,10 +37,7 @@ import numpy as np
 import pandas as pd
 
 from benchmarks import log
-
-REPO = Path(__file__).resolve().parents[1]
-ECOMMERCE_CSV = REPO.parent / "shared" / "data" / "ecommerce_csat.csv"
-ECOMMERCE_MAPPING = REPO / "examples" / "ecommerce_csat.mapping.toml"
+from benchmarks.paths import ECOMMERCE_CSV, ECOMMERCE_MAPPING
 
 RATIO_BAR = 0.97
 ECE_BAR = 0.02

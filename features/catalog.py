@@ -41,12 +41,7 @@ class FeatureSpec:
             "extra_categoricals": list(self.extra_categoricals),
             "repeat_within_days": self.repeat_within_days,
             "agent_prior_weight": self.agent_prior_weight,
-            "scale": {
-                "low": self.scale.low,
-                "high": self.scale.high,
-                "detractor_max": self.scale.detractor_max,
-                "promoter_min": self.scale.promoter_min,
-            },
+            "scale": self.scale.to_dict(),
         }
 
     @classmethod

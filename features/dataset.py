@@ -15,14 +15,12 @@ import pandas as pd
 
 from features.readers import read_raw
 from features.validation import TableReport, empty_quarantine, empty_table, validate_table
-from nps_core.contracts import CONTRACTS
+from nps_core.contracts import CONTRACTS, REQUIRED_TABLES
 from nps_core.errors import ConfigError
-from nps_core.scale import NPS_SCALE, ScoreScale
+from nps_core.scale import NPS_SCALE, SCALE_KEYS, ScoreScale
 
 TABLES = ("interactions", "surveys", "customers")
-REQUIRED_TABLES = ("interactions", "surveys")
 DATASET_FILE = "dataset.json"
-_SCALE_KEYS = ("low", "high", "detractor_max", "promoter_min")
 
 
 @dataclass(frozen=True)
@@ -70,7 +68,7 @@ def save_scale(out_dir: Path, scale: ScoreScale) -> Path:
     """Record the score scale in DIR/dataset.json (other keys there are kept)."""
     path = Path(out_dir) / DATASET_FILE
     document = _read_dataset_file(path) if path.exists() else {}
-    document["scale"] = {key: getattr(scale, key) for key in _SCALE_KEYS}
+    document["scale"] = scale.to_dict()
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
     return path
@@ -84,8 +82,8 @@ def read_scale(data_dir: Path) -> ScoreScale:
     scale = _read_dataset_file(path).get("scale")
     if scale is None:
         return NPS_SCALE
-    if not isinstance(scale, dict) or sorted(scale) != sorted(_SCALE_KEYS):
-        raise ConfigError(f"{path}: 'scale' must have exactly the keys {', '.join(_SCALE_KEYS)}")
+    if not isinstance(scale, dict) or sorted(scale) != sorted(SCALE_KEYS):
+        raise ConfigError(f"{path}: 'scale' must have exactly the keys {', '.join(SCALE_KEYS)}")
     if not all(isinstance(v, int) and not isinstance(v, bool) for v in scale.values()):
         raise ConfigError(f"{path}: the 'scale' values must be whole numbers, got {scale}")
     try:
@@ -94,11 +92,12 @@ def read_scale(data_dir: Path) -> ScoreScale:
         raise ConfigError(f"{path}: {exc}") from exc
 
 
-def load_dataset(data_dir: Path) -> Dataset:
+def load_dataset(data_dir: Path, *, workers: int = 1) -> Dataset:
     """Read DIR's tables and validate each against its contract, as an import does.
 
     Rows that fail (a simulator's deliberately dirty rows, a hand-edited file) go to the
-    returned quarantine, never silently away. customers is optional.
+    returned quarantine, never silently away. customers is optional. ``workers`` threads
+    parse a large table's columns side by side.
     """
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
@@ -113,7 +112,9 @@ def load_dataset(data_dir: Path) -> Dataset:
         if path is None:
             tables[name] = empty_table(CONTRACTS[name])
             continue
-        result = validate_table(read_raw(path), CONTRACTS[name], source=str(path), scale=scale)
+        result = validate_table(
+            read_raw(path), CONTRACTS[name], source=str(path), scale=scale, workers=workers
+        )
         tables[name] = result.kept
         quarantines.append(result.quarantine)
         files[name] = str(path)

@@ -45,12 +45,7 @@ class ImportReport:
             "source": self.source,
             "mapping": self.mapping,
             "out_dir": self.out_dir,
-            "scale": {
-                "low": self.scale.low,
-                "high": self.scale.high,
-                "detractor_max": self.scale.detractor_max,
-                "promoter_min": self.scale.promoter_min,
-            },
+            "scale": self.scale.to_dict(),
             "tables": {name: report.to_dict() for name, report in self.tables.items()},
             "quarantine_problems": self.quarantine_problems,
         }

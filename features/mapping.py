@@ -61,18 +61,16 @@ import numpy as np
 import pandas as pd
 
 from features.validation import Adjuster, clean_strings, parse_timestamps
-from nps_core.contracts import CONTRACTS, TableContract
+from nps_core.contracts import CONTRACTS, REQUIRED_TABLES, TableContract
 from nps_core.errors import ConfigError, SchemaError
-from nps_core.scale import NPS_SCALE, ScoreScale
+from nps_core.scale import NPS_SCALE, SCALE_KEYS, ScoreScale
 
 ROW_COLUMN = "source_row"
 """Column apply_mapping adds: the 1-based data row of the export (header excluded)."""
 
-REQUIRED_TABLES = ("interactions", "surveys")
 _TOP_KEYS = ("name", "description", "source", "scale", *CONTRACTS)
 _TABLE_KEYS = ("columns", "timestamps", "values", "multiply", "constants", "extra")
 _RULE_KEYS = ("format", "end_of_day", "not_before")
-_SCALE_KEYS = ("low", "high", "detractor_max", "promoter_min")
 _END_OF_DAY = pd.Timedelta(days=1) - pd.Timedelta(seconds=1)
 
 
@@ -208,13 +206,13 @@ def _optional_text(
 def _parse_scale(section: abc.Mapping[str, Any], err: _Errors) -> ScoreScale:
     if not section:
         return NPS_SCALE
-    err.unknown_keys(section, _SCALE_KEYS, "[scale]")
-    for key in _SCALE_KEYS:
+    err.unknown_keys(section, SCALE_KEYS, "[scale]")
+    for key in SCALE_KEYS:
         value = section.get(key)
         if not isinstance(value, int) or isinstance(value, bool):
             err.fail(f"[scale] key '{key}'", f"must be a whole number, got {value!r}")
     try:
-        return ScoreScale(**{k: section[k] for k in _SCALE_KEYS})
+        return ScoreScale(**{k: section[k] for k in SCALE_KEYS})
     except ConfigError as exc:
         raise ConfigError(f"mapping {err.origin}: [scale]: {exc}") from exc
 

@@ -27,8 +27,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from features.catalog import FeatureSpec, feature_catalog
+from features.threads import workers_for
 from features.timeindex import EventIndex, last_value, prefix_sums, window_extreme, window_sum
-from nps_core.parallel import default_workers
 
 NS_HOUR = 3_600 * 10**9
 NS_DAY = 24 * NS_HOUR
@@ -486,10 +486,9 @@ class _Inline(Executor):
         return future
 
 
-def _executor(rows: int, workers: int | None) -> Executor:
-    """``workers`` as asked; by default up to 2 threads, and none on small inputs."""
-    if workers is None:
-        workers = default_workers(rows)
+def _executor(rows: int, workers: int) -> Executor:
+    """``workers`` threads in all (the caller is one), none on small inputs."""
+    workers = workers_for(rows, workers)
     if workers <= 1:
         return _Inline()
     return ThreadPoolExecutor(max_workers=workers - 1, thread_name_prefix="features")
@@ -503,14 +502,14 @@ def compute_features(
     spec: FeatureSpec,
     history: pd.DataFrame | None = None,
     *,
-    workers: int | None = None,
+    workers: int = 1,
 ) -> pd.DataFrame:
     """Feature rows for ``queries`` (customer_id, as_of), in the queries' order and index.
 
     ``history`` is the agent/team survey history (see ``agent_history``); by default it is
     derived from ``interactions`` and ``surveys``. The online path passes the service's.
-    ``workers`` threads share the work (default: up to 2 on large inputs); the result does
-    not depend on it.
+    ``workers`` threads share the work on large inputs (``Settings.threads``); the result
+    does not depend on it.
     """
     with _executor(len(interactions), workers) as pool:
         others = [queries["customer_id"], surveys["customer_id"], customers["customer_id"]]

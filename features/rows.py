@@ -69,6 +69,7 @@ def build_training_rows(
     spec: FeatureSpec,
     *,
     lag_s: float = 0.0,
+    workers: int = 1,
 ) -> pd.DataFrame:
     """One row per survey answer (internal accounts left out): labels, then features as of
     the answer time minus ``lag_s``."""
@@ -83,7 +84,7 @@ def build_training_rows(
             "as_of": answers["responded_at"] - pd.Timedelta(seconds=lag_s),
         }
     )
-    features = compute_features(interactions, surveys, customers, queries, spec)
+    features = compute_features(interactions, surveys, customers, queries, spec, workers=workers)
     labels = pd.DataFrame(
         {
             "response_id": answers["response_id"],
@@ -136,6 +137,7 @@ def snapshot_as_of(
     spec: FeatureSpec,
     *,
     active_days: int = 180,
+    workers: int = 1,
 ) -> pd.DataFrame:
     """One row per active customer, keyed by customer_id, as of one time."""
     ids = active_customers(interactions, surveys, customers, as_of, active_days=active_days)
@@ -143,5 +145,5 @@ def snapshot_as_of(
         {"customer_id": pd.Series(ids, dtype="str"), "as_of": np.full(len(ids), as_of)}
     )
     queries["as_of"] = pd.to_datetime(queries["as_of"], utc=True).dt.as_unit("ns")
-    features = compute_features(interactions, surveys, customers, queries, spec)
+    features = compute_features(interactions, surveys, customers, queries, spec, workers=workers)
     return pd.concat([queries, features], axis=1)

@@ -24,14 +24,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from features.threads import workers_for
 from nps_core.contracts import CHANNEL_ALIASES, KIND_DTYPES, Column, ColumnKind, TableContract
 from nps_core.errors import ConfigError, SchemaError
-from nps_core.parallel import default_workers
 from nps_core.scale import NPS_SCALE, ScoreScale
 
 QUARANTINE_COLUMNS: tuple[str, ...] = ("table", "source", "row", "column", "value", "reason")
-
-CANONICAL_DTYPES = KIND_DTYPES  # one owner: nps_core.contracts
 
 TRUE_WORDS = frozenset({"true", "yes", "y", "1", "t"})
 FALSE_WORDS = frozenset({"false", "no", "n", "0", "f"})
@@ -137,11 +135,6 @@ def empty_table(contract: TableContract) -> pd.DataFrame:
     return pd.DataFrame({c.name: _missing_column(c.kind, 0) for c in contract.columns})
 
 
-def canonical_dtypes(contract: TableContract) -> dict[str, str]:
-    """Column name -> canonical dtype name, for checks and documentation."""
-    return {c.name: CANONICAL_DTYPES[c.kind] for c in contract.columns}
-
-
 def normalise_channels(channels: pd.Series) -> pd.Series:
     """Lower-case, strip and apply CHANNEL_ALIASES, so 'Live Chat ' and 'chat' are one channel."""
     codes, uniques = pd.factorize(channels)  # few distinct values: clean and map those only
@@ -200,6 +193,7 @@ def validate_table(
     timestamp_formats: dict[str, str] | None = None,
     row_numbers: pd.Series | None = None,
     adjust: Adjuster | None = None,
+    workers: int = 1,
 ) -> ValidationResult:
     """Split ``raw`` into canonical kept rows and quarantined problems.
 
@@ -227,7 +221,7 @@ def validate_table(
         return _parse_column(frame[column.name], column, formats.get(column.name))
 
     # Arrow and numpy release the GIL: columns parse side by side on a large table
-    with ThreadPoolExecutor(max_workers=default_workers(n)) as pool:
+    with ThreadPoolExecutor(max_workers=workers_for(n, workers)) as pool:
         futures = {c.name: pool.submit(parse, c) for c in present[:1]}
         duplicates = None
         if adjust is None and contract.key in futures:  # an adjuster may change the key
@@ -396,7 +390,7 @@ def _missing_column(kind: ColumnKind, n: int) -> pd.Series:
         return pd.Series(pd.array(pa.nulls(n, pa.large_string()), dtype="str"))
     if kind == "timestamp":
         return pd.Series(np.full(n, np.datetime64("NaT", "ns"))).dt.tz_localize("UTC")
-    return pd.Series(np.full(n, np.nan)).astype(CANONICAL_DTYPES[kind])
+    return pd.Series(np.full(n, np.nan)).astype(KIND_DTYPES[kind])
 
 
 def _carry_extra(values: pd.Series) -> pd.Series:

@@ -108,6 +108,7 @@ CUSTOMERS = TableContract(
 )
 
 CONTRACTS: dict[str, TableContract] = {c.name: c for c in (INTERACTIONS, SURVEYS, CUSTOMERS)}
+REQUIRED_TABLES = (INTERACTIONS.name, SURVEYS.name)  # customers is optional
 
 # Spellings seen in helpdesk exports, mapped to one channel name each.
 CHANNEL_ALIASES: dict[str, str] = {

@@ -21,6 +21,9 @@ class Segment(StrEnum):
     DETRACTOR = "detractor"
 
 
+SCALE_KEYS = ("low", "high", "detractor_max", "promoter_min")
+
+
 @dataclass(frozen=True)
 class ScoreScale:
     """Integer scale [low, high]; <= detractor_max is a Detractor, >= promoter_min a Promoter."""
@@ -54,6 +57,10 @@ class ScoreScale:
         out = pd.Series(labels, index=scores.index, dtype="object")
         out[~self.on_scale(scores)] = None
         return out.astype(pd.CategoricalDtype([s.value for s in Segment]))
+
+    def to_dict(self) -> dict[str, int]:
+        """The four bounds by name, as stored in dataset.json and the model's spec."""
+        return {key: getattr(self, key) for key in SCALE_KEYS}
 
     def is_detractor(self, scores: pd.Series) -> pd.Series:
         values = pd.to_numeric(scores, errors="coerce")

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from nps_core.errors import NpsRiskError
+from nps_core.industry import INDUSTRIES
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -43,12 +44,13 @@ def _cmd_features(args: argparse.Namespace) -> int:
     from features.rows import as_of_timestamp, build_training_rows, learn_spec, snapshot_as_of
     from nps_core.config import get_settings
 
-    dataset = load_dataset(args.data)
+    threads = get_settings().threads
+    dataset = load_dataset(args.data, workers=threads)
     spec = learn_spec(dataset.interactions, dataset.scale)
     if args.as_of:
         as_of = as_of_timestamp(args.as_of)
         frame = snapshot_as_of(
-            dataset.interactions, dataset.surveys, dataset.customers, as_of, spec
+            dataset.interactions, dataset.surveys, dataset.customers, as_of, spec, workers=threads
         )
         what = f"snapshot of {len(frame):,} active customers as of {as_of.isoformat()}"
     else:
@@ -58,6 +60,7 @@ def _cmd_features(args: argparse.Namespace) -> int:
             dataset.customers,
             spec,
             lag_s=get_settings().feature_lag_s,
+            workers=threads,
         )
         what = f"{len(frame):,} training rows (one per survey answer)"
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -183,7 +186,7 @@ def _cmd_impact(args: argparse.Namespace) -> int:
     from serving.lists.impact import describe, estimate_impact
     from serving.lists.store import open_store
 
-    dataset = load_dataset(args.data)
+    dataset = load_dataset(args.data, workers=get_settings().threads)
     store = open_store(get_settings().store_url)
     result = estimate_impact(
         store,
@@ -202,7 +205,7 @@ def _cmd_nps(args: argparse.Namespace) -> int:
     from nps_core.config import get_settings
     from serving.analytics.nps import describe, nps_tables, plot_trend
 
-    data = load_dataset(args.data)
+    data = load_dataset(args.data, workers=get_settings().threads)
     tables = nps_tables(data, args.by, args.freq)
     print(describe(data, tables, args.industry))
     out = get_settings().outputs_path / "nps"
@@ -315,15 +318,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--freq", default="M", help="period: M (month, default), W (week), Q (quarter)")
     p.add_argument(
         "--industry",
-        choices=[
-            "saas",
-            "ecommerce",
-            "financial",
-            "insurance",
-            "telecom",
-            "contact-centre",
-            "healthcare",
-        ],
+        choices=sorted(INDUSTRIES),
         help="compare with the industry's typical range",
     )
     p.set_defaults(handler=_cmd_nps)

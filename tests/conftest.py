@@ -5,11 +5,10 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.paths import ECOMMERCE_CSV, REPO  # noqa: F401  (re-exported for tests)
+
 os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
 os.environ.pop("MLFLOW_TRACKING_URI", None)
-
-REPO = Path(__file__).resolve().parents[1]
-ECOMMERCE_CSV = REPO.parent / "shared" / "data" / "ecommerce_csat.csv"
 
 
 @pytest.fixture(scope="session")

@@ -42,7 +42,8 @@ def logistic_baseline(
 
 
 def to_object_categoricals(frame: pd.DataFrame, categorical: list[str]) -> pd.DataFrame:
-    """scikit-learn's imputers want object columns with None for missing text."""
+    """Object columns with None for missing text: what scikit-learn's imputers and MLflow's
+    signature inference both want."""
     return frame.assign(
         **{c: frame[c].astype(object).where(frame[c].notna(), None) for c in categorical}
     )

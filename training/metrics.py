@@ -13,27 +13,47 @@ import pandas as pd
 from sklearn.metrics import average_precision_score, brier_score_loss, log_loss
 
 
-def _midrank(x: np.ndarray) -> np.ndarray:
-    return pd.Series(x).rank(method="average").to_numpy()
+def _delong(y: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """ROC-AUC of each score column and DeLong's covariance matrix of those AUCs.
+
+    Placement values: per positive, the share of negatives it outranks; per negative, the
+    share of positives above it (midranks count ties as half). One implementation serves
+    the single-model interval and the paired test of two models on the same rows.
+    """
+    m, n = int(y.sum()), int((~y).sum())
+    pos, neg = scores[y], scores[~y]
+    all_rank = pd.DataFrame(np.concatenate([pos, neg])).rank(method="average").to_numpy()
+    pos_rank = pd.DataFrame(pos).rank(method="average").to_numpy()
+    neg_rank = pd.DataFrame(neg).rank(method="average").to_numpy()
+    v10 = (all_rank[:m] - pos_rank) / n
+    v01 = 1 - (all_rank[m:] - neg_rank) / m
+    k = scores.shape[1]
+    cov = np.zeros((k, k))
+    for placements, count in ((v10, m), (v01, n)):
+        if count > 1:
+            cov += np.atleast_2d(np.cov(placements, rowvar=False)) / count
+    return v10.mean(axis=0), cov
+
+
+def _columns(y: np.ndarray, *scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    labels = np.asarray(y).astype(bool)
+    matrix = np.column_stack([np.asarray(p, np.float64) for p in scores])
+    if matrix.shape[0] != labels.shape[0]:
+        raise ValueError(f"{labels.shape[0]} labels but {matrix.shape[0]} scores")
+    return labels, matrix
 
 
 def auc_with_ci(
     y: np.ndarray, p: np.ndarray, confidence: float = 0.95
 ) -> tuple[float, float, float]:
     """ROC-AUC with DeLong's variance (fast, no resampling); NaN when one class is absent."""
-    y = np.asarray(y).astype(bool)
-    pos, neg = p[y], p[~y]
-    m, n = len(pos), len(neg)
-    if m == 0 or n == 0:
+    labels, scores = _columns(y, p)
+    if labels.all() or not labels.any():
         return math.nan, math.nan, math.nan
-    all_rank = _midrank(np.concatenate([pos, neg]))
-    pos_rank, neg_rank = _midrank(pos), _midrank(neg)
-    auc = (all_rank[:m].sum() - m * (m + 1) / 2) / (m * n)
-    v10 = (all_rank[:m] - pos_rank) / n  # structural components
-    v01 = 1 - (all_rank[m:] - neg_rank) / m
-    var = (np.var(v10, ddof=1) / m if m > 1 else 0.0) + (np.var(v01, ddof=1) / n if n > 1 else 0.0)
-    half = NormalDist().inv_cdf(0.5 + confidence / 2) * math.sqrt(max(var, 0.0))
-    return float(auc), float(max(0.0, auc - half)), float(min(1.0, auc + half))
+    auc, cov = _delong(labels, scores)
+    half = NormalDist().inv_cdf(0.5 + confidence / 2) * math.sqrt(max(float(cov[0, 0]), 0.0))
+    a = float(auc[0])
+    return a, max(0.0, a - half), min(1.0, a + half)
 
 
 def paired_auc_difference(
@@ -46,31 +66,16 @@ def paired_auc_difference(
     intervals). Returns both AUCs, the difference, its interval, z and the two-sided
     p-value; NaN everywhere when one class is absent.
     """
-    y = np.asarray(y).astype(bool)
-    scores = np.column_stack([np.asarray(p_a, np.float64), np.asarray(p_b, np.float64)])
-    if scores.shape[0] != y.shape[0]:
-        raise ValueError(f"{y.shape[0]} labels but {scores.shape[0]} scores")
-    m, n = int(y.sum()), int((~y).sum())
+    labels, scores = _columns(y, p_a, p_b)
     out = dict.fromkeys(
         ("auc_a", "auc_b", "difference", "low", "high", "se", "z", "p_value"), math.nan
     )
-    out.update(n=float(len(y)), positives=float(m))
-    if m == 0 or n == 0:
+    out.update(n=float(len(labels)), positives=float(labels.sum()))
+    if labels.all() or not labels.any():
         return out
-    pos, neg = scores[y], scores[~y]
-    # midranks of each column: all rows together, positives alone, negatives alone
-    all_rank = pd.DataFrame(np.concatenate([pos, neg])).rank(method="average").to_numpy()
-    pos_rank = pd.DataFrame(pos).rank(method="average").to_numpy()
-    neg_rank = pd.DataFrame(neg).rank(method="average").to_numpy()
-    v10 = (all_rank[:m] - pos_rank) / n  # per positive: share of negatives it outranks
-    v01 = 1 - (all_rank[m:] - neg_rank) / m  # per negative: share of positives above it
-    auc = v10.mean(axis=0)
+    auc, cov = _delong(labels, scores)
     contrast = np.array([1.0, -1.0])
-    var = 0.0
-    for placements, count in ((v10, m), (v01, n)):
-        if count > 1:
-            var += float(contrast @ np.cov(placements, rowvar=False) @ contrast) / count
-    se = math.sqrt(max(var, 0.0))
+    se = math.sqrt(max(float(contrast @ cov @ contrast), 0.0))
     diff = float(auc[0] - auc[1])
     half = NormalDist().inv_cdf(0.5 + confidence / 2) * se
     if se > 0:

@@ -19,7 +19,6 @@ import pandas as pd
 
 from features.catalog import FeatureInfo, feature_family
 from nps_core.errors import ModelNotFoundError, SchemaError
-from nps_core.playbooks import ACTIONS, Band, band_for
 from training.calibration import Calibrator
 
 FORMAT_VERSION = 1
@@ -194,13 +193,6 @@ class DetractorModel:
         return self.booster_.predict(
             matrix, num_iteration=self.booster_.best_iteration or None, pred_contrib=True
         )[:, :-1]
-
-    def band(self, probability: float) -> Band:
-        return band_for(probability, self.bands_["high"], self.bands_["medium"])
-
-    @staticmethod
-    def action(band: Band) -> str:
-        return ACTIONS[band]
 
     def _families(self) -> list[str]:
         """Feature families, computed once per feature list (not on every request)."""

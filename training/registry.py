@@ -20,6 +20,7 @@ import pandas as pd
 
 from nps_core.config import Settings
 from nps_core.errors import ModelNotFoundError, NpsRiskError
+from training.baselines import to_object_categoricals
 from training.metrics import auc_with_ci
 from training.model import DetractorModel
 
@@ -65,13 +66,6 @@ class LoggedModel:
     name: str
 
 
-def _signature_frame(frame: pd.DataFrame, categorical: list[str]) -> pd.DataFrame:
-    """MLflow's schema wants plain object text; missing text as None."""
-    return frame.assign(
-        **{c: frame[c].astype(object).where(frame[c].notna(), None) for c in categorical}
-    )
-
-
 def log_and_register(
     settings: Settings,
     model: DetractorModel,
@@ -108,7 +102,7 @@ def log_and_register(
         model.save(bundle, extra={**meta, "run_id": run.info.run_id})
         if history is not None:
             history.to_parquet(bundle / "history.parquet", index=False)
-        example = _signature_frame(holdout[model.features].head(5), model.categorical)
+        example = to_object_categoricals(holdout[model.features].head(5), model.categorical)
         signature = infer_signature(example, model.predict_proba(holdout[model.features].head(5)))
         info = mlflow.pyfunc.log_model(
             name="model",

@@ -21,6 +21,7 @@ from features.catalog import FeatureInfo, FeatureSpec, feature_catalog
 from features.dataset import load_dataset
 from features.pipeline import agent_history
 from features.rows import as_of_timestamp, build_training_rows, learn_spec
+from features.validation import FALSE_WORDS, TRUE_WORDS
 from nps_core.config import Settings
 from nps_core.errors import NpsRiskError, SchemaError
 from training.metrics import auc_with_ci
@@ -29,8 +30,8 @@ from training.registry import LoggedModel, log_and_register
 from training.split import Split, split_by_time, split_stratified
 from training.train import TrainResult, fit_and_evaluate
 
-TRUE_LABELS = {"1", "true", "yes", "y", "t", "detractor"}
-FALSE_LABELS = {"0", "false", "no", "n", "f", "not detractor", "non-detractor"}
+TRUE_LABELS = TRUE_WORDS | {"detractor"}
+FALSE_LABELS = FALSE_WORDS | {"not detractor", "non-detractor"}
 
 
 @dataclass
@@ -175,10 +176,15 @@ def train_from_data(
     params: LgbmParams | None = None,
 ) -> TrainOutcome:
     """Point-in-time training rows from a data DIR, a time split, fit, report, register."""
-    dataset = load_dataset(data_dir)
+    dataset = load_dataset(data_dir, workers=settings.threads)
     spec = learn_spec(dataset.interactions, dataset.scale)
     rows = build_training_rows(
-        dataset.interactions, dataset.surveys, dataset.customers, spec, lag_s=settings.feature_lag_s
+        dataset.interactions,
+        dataset.surveys,
+        dataset.customers,
+        spec,
+        lag_s=settings.feature_lag_s,
+        workers=settings.threads,
     )
     if rows.empty:
         raise NpsRiskError(f"{data_dir} yields no training rows: no survey answers on the scale")

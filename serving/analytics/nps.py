@@ -9,7 +9,7 @@ import pandas as pd
 
 from features.answers import answers_with_context
 from features.dataset import Dataset
-from nps_core.benchmarks import compare
+from nps_core.industry import compare
 from nps_core.nps import (
     MIN_RELIABLE_N,
     nps_by_group,

@@ -95,7 +95,7 @@ def score_day(
         # the model and the store load while the tables are read and validated
         champion = background.submit(lambda: ServingModel(load_model(settings, CHAMPION)))
         opened = background.submit(lambda: store or open_store(settings.store_url))
-        dataset = load_dataset(data_dir)
+        dataset = load_dataset(data_dir, workers=settings.threads)
         served, store = champion.result(), opened.result()
     if served.spec is None:
         raise NpsRiskError(
@@ -105,7 +105,12 @@ def score_day(
     _advance(steps, "features")
 
     snapshot = snapshot_as_of(
-        dataset.interactions, dataset.surveys, dataset.customers, as_of, served.spec
+        dataset.interactions,
+        dataset.surveys,
+        dataset.customers,
+        as_of,
+        served.spec,
+        workers=settings.threads,
     )
     internal = set(internal_ids(dataset.customers))
     follow = answer_follow_ups(dataset.surveys, calls, as_of, served.spec.scale, policy, internal)

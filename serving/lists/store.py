@@ -118,8 +118,6 @@ outreach = Table(
     Index("ix_outreach_customer", "customer_id", "contacted_at"),
 )
 
-OUTCOMES = ("reached", "resolved", "no_answer", "declined", "escalated")
-
 
 def _v1(conn: Connection) -> None:
     for table in (runs, risk_scores, follow_ups, outreach):

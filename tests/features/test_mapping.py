@@ -8,15 +8,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from benchmarks.paths import ECOMMERCE_CSV, ECOMMERCE_MAPPING
 from features.dataset import load_dataset
 from features.importer import import_export, import_tables
 from features.mapping import ROW_COLUMN, apply_mapping, load_mapping, timestamp_adjuster
 from nps_core.errors import ConfigError, SchemaError
 from nps_core.scale import CSAT_SCALE, NPS_SCALE
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-ECOMMERCE_MAPPING = REPO_ROOT / "examples" / "ecommerce_csat.mapping.toml"
-ECOMMERCE_CSV = REPO_ROOT.parent / "shared" / "data" / "ecommerce_csat.csv"
 
 SMALL_MAPPING = """
 [scale]

@@ -5,7 +5,15 @@ import pytest
 
 from features.dataset import load_dataset
 from features.rows import build_training_rows
-from serving.predictor import SMALL_BATCH, FastRowContributions, InputError, ServingModel
+from serving import predictor
+from serving.predictor import (
+    SMALL_BATCH,
+    FastRowContributions,
+    InputError,
+    PublicRowContributions,
+    ServingModel,
+    row_contributions,
+)
 from training.registry import CHAMPION, load_model
 
 
@@ -89,3 +97,35 @@ def test_feature_values_fill_the_model_row(serving_model):
     assert matrix[0, position[numeric[0]]] == 3.0 and matrix[0, position[numeric[1]]] == 1.0
     assert matrix[0, position[category]] == serving_model.categories[category][known]
     assert np.isnan(matrix[1]).all()  # missing, unseen and not given are all NaN
+
+
+def test_the_public_path_gives_the_fast_paths_numbers(serving_model, matrix):
+    public = PublicRowContributions(serving_model.booster, serving_model.iterations)
+    fast = FastRowContributions(serving_model.booster, serving_model.iterations)
+    for row in matrix[:20]:
+        np.testing.assert_array_equal(public(row), fast(row))
+
+
+def test_a_lightgbm_without_the_private_handle_falls_back_to_the_public_path(
+    serving_model, monkeypatch, caplog
+):
+    monkeypatch.setattr(predictor, "_LIB", None)
+    chosen = row_contributions(serving_model.booster, serving_model.iterations)
+    assert isinstance(chosen, PublicRowContributions)
+    assert "single-row API is unavailable" in caplog.text
+
+
+def test_a_fast_path_that_disagrees_is_not_used(serving_model, monkeypatch, caplog):
+    original = FastRowContributions.__call__
+    monkeypatch.setattr(FastRowContributions, "__call__", lambda self, row: original(self, row) + 1)
+    chosen = row_contributions(serving_model.booster, serving_model.iterations)
+    assert isinstance(chosen, PublicRowContributions)
+    assert "differ" in caplog.text
+
+
+def test_settings_can_turn_the_fast_path_off(serving_model):
+    slow = ServingModel(serving_model.loaded, fast_shap=False)
+    assert isinstance(slow.row_contributions, PublicRowContributions)
+    assert isinstance(serving_model.row_contributions, FastRowContributions)
+    row = np.zeros((1, len(serving_model.features)))
+    np.testing.assert_array_equal(slow.score(row)[0], serving_model.score(row)[0])

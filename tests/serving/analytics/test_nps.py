@@ -2,7 +2,7 @@ import pandas as pd
 
 from features.answers import answers_with_context
 from features.dataset import load_dataset
-from nps_core.benchmarks import compare
+from nps_core.industry import compare
 from serving.analytics.nps import nps_tables
 from serving.cli import main as cli
 

@@ -443,3 +443,22 @@ def test_a_streamed_body_over_the_limit_answers_413(api_server):
         r = c.post("/v1/predict", content=chunks(), headers={"content-type": "application/json"})
     assert "content-length" not in r.request.headers
     assert r.status_code == 413 and r.json()["error"] == "request body too large"
+
+
+def test_the_api_answers_the_same_with_the_fast_shap_path_disabled(
+    api_server, serving_settings, feature_rows
+):
+    """If a LightGBM release breaks its private single-row API, the public path answers:
+    same probabilities, same reasons, only slower."""
+    _, rows = feature_rows
+    payload = _payload(rows.head(3))
+    single = {"customers": payload["customers"][:1]}
+    public = start_server(serving_settings, NPS_RISK_FAST_SHAP="false")
+    try:
+        with public.client() as slow, api_server.client() as fast:
+            for body in (single, payload):
+                a, b = slow.post("/v1/predict", json=body), fast.post("/v1/predict", json=body)
+                assert a.status_code == b.status_code == 200, a.text
+                assert a.json()["results"] == b.json()["results"]
+    finally:
+        stop_server(public)
