@@ -1,0 +1,189 @@
+"""NPS surveys: who is asked, who answers and when, the score and the comment.
+
+Surveys go out minutes to 2 h after a ticket is resolved, at most one per customer per 30
+days (sends are 30 days + 21.5 h apart), about a quarter are answered, within 21.5 h of the
+send: every answer is strictly after its ticket was resolved, within 24 h of it. Whether an
+answer is a Detractor comes from the risk model; the score is drawn consistently with it:
+Detractor 0-6 (lower when the risk is higher), else Promoter 9-10 with a share that falls
+with trouble, or Passive 7-8.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from features.simulate._common import (
+    _DAY,
+    _HOUR,
+    _MINUTE,
+    _Arrays,
+    _by_customer_time,
+    _group_starts,
+    _sigmoid,
+)
+from features.simulate.risk import _draw_detractors, _risk_terms
+from features.simulate.tickets import CHANNELS
+from nps_core.scale import NPS_SCALE
+
+_FATIGUE_S = 30 * _DAY
+_MAX_SEND_DELAY_S = 2 * _HOUR
+_MAX_RESPONSE_DELAY_S = int(21.5 * _HOUR)
+
+_COMMENTS_DETRACTOR = {
+    "unresolved": (
+        "My issue is still not fixed.",
+        "They closed my ticket but the problem is still there.",
+        "Nobody actually solved my problem.",
+        "Still waiting for a real fix.",
+    ),
+    "transfers": (
+        "I was passed from one agent to another.",
+        "Transferred several times and had to repeat myself every time.",
+        "Nobody owned my issue, I kept being transferred.",
+    ),
+    "escalation": (
+        "I had to escalate before anything happened.",
+        "Only got help after asking for a manager.",
+    ),
+    "waiting": (
+        "Waited far too long for a reply.",
+        "It took days to get an answer.",
+        "Way too slow, I waited for hours.",
+    ),
+    "repeat": (
+        "I had to contact you again and again for the same thing.",
+        "Third time I am reaching out about this.",
+    ),
+    "general": (
+        "Not happy with the support.",
+        "Disappointing experience overall.",
+    ),
+}
+_COMMENTS_PASSIVE = (
+    "Fine, but it took a while.",
+    "OK in the end.",
+    "Solved, though I had to explain twice.",
+    "Decent help, could be faster.",
+)
+_COMMENTS_PROMOTER = (
+    "Fast and friendly help!",
+    "Solved on the first contact, thanks.",
+    "Quick answer and the problem is fixed.",
+    "Great support, very helpful agent.",
+    "Super quick response, thank you!",
+)
+_COMMENT_SHARE = 0.65
+
+
+def _draw_surveys(
+    cust: _Arrays, agents: _Arrays, tix: _Arrays, end: int, rng: np.random.Generator
+) -> _Arrays:
+    """Send after resolution with 30-day fatigue, keep the answers, draw risk and score."""
+    closed = np.flatnonzero(~tix["open_at_end"])
+    send = tix["resolved"][closed] + rng.integers(5 * _MINUTE, _MAX_SEND_DELAY_S, closed.size)
+    in_time = send < end
+    closed, send = closed[in_time], send[in_time]
+    sent = _pick_with_gap(tix["c"][closed], send, _FATIGUE_S + _MAX_RESPONSE_DELAY_S)
+    trigger, send = closed[sent], send[sent]
+
+    answer_logit = (
+        -1.2
+        + 0.3 * ~tix["fixed"][trigger]
+        - 0.2 * (tix["channel"][trigger] == CHANNELS.index("email"))
+    )
+    delay = np.clip(rng.lognormal(np.log(2 * _HOUR), 1.2, trigger.size), 60, _MAX_RESPONSE_DELAY_S)
+    responded = send + delay.astype(np.int64)
+    answered = (rng.random(trigger.size) < _sigmoid(answer_logit)) & (responded < end)
+    trigger, responded = trigger[answered], responded[answered]
+    order = np.argsort(responded, kind="stable")  # response numbers follow answer time
+    trigger, responded = trigger[order], responded[order]
+    c = tix["c"][trigger]
+
+    trouble, base = _risk_terms(cust, agents, tix, c, trigger, responded)
+    p, detractor = _draw_detractors(rng, c, responded, base)
+    score, reason = _draw_scores(rng, cust, tix, c, trigger, trouble, p, detractor)
+    comment = _draw_comments(rng, score, reason)
+    return {
+        "c": c,
+        "trigger": trigger,
+        "responded": responded,
+        "p": p,
+        "score": score,
+        "comment": comment,
+    }
+
+
+def _pick_with_gap(c: np.ndarray, t: np.ndarray, gap: int) -> np.ndarray:
+    """Positions of each customer's first event, then the first at least `gap` later, ...
+
+    Rounds run over all customers at once; their number is bounded by days / gap + 1.
+    """
+    order = _by_customer_time(c, t)
+    cs, ts, pos = c[order], t[order], order
+    chosen = [np.empty(0, dtype=np.int64)]
+    while cs.size:
+        first = _group_starts(cs)
+        chosen.append(pos[first])
+        keep = ts >= ts[first][np.cumsum(first) - 1] + gap
+        cs, ts, pos = cs[keep], ts[keep], pos[keep]
+    return np.sort(np.concatenate(chosen))
+
+
+def _draw_scores(
+    rng: np.random.Generator,
+    cust: _Arrays,
+    tix: _Arrays,
+    c: np.ndarray,
+    t: np.ndarray,
+    trouble: np.ndarray,
+    p: np.ndarray,
+    detractor: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Score 0-10 consistent with the Detractor draw, and the main reason for a comment."""
+    m = c.size
+    drop = np.floor(rng.exponential(0.8 + 2.5 * p, m))
+    low = NPS_SCALE.detractor_max - np.minimum(drop, NPS_SCALE.detractor_max - NPS_SCALE.low)
+    promoter_p = _sigmoid(1.8 - 1.2 * trouble + 0.4 * cust["patience"][c])
+    promoter = rng.random(m) < promoter_p
+    top = rng.random(m) < 0.55  # 10 rather than 9, 8 rather than 7
+    high = np.where(promoter, NPS_SCALE.promoter_min + top, NPS_SCALE.promoter_min - 2 + top)
+    score = np.where(detractor, low, high).astype(np.int64)
+
+    reasons = tuple(_COMMENTS_DETRACTOR)
+    reason = np.select(
+        [
+            ~tix["fixed"][t],
+            tix["transfers"][t] >= 2,
+            tix["escalated"][t],
+            tix["slow_frt"][t] | tix["long_resolution"][t],
+            tix["contacts"][t] > 1,
+        ],
+        [reasons.index(k) for k in ("unresolved", "transfers", "escalation", "waiting", "repeat")],
+        default=reasons.index("general"),
+    )
+    shuffled = rng.random(m) < 0.2
+    reason = np.where(shuffled, rng.integers(0, len(reasons), m), reason)
+    return score, reason
+
+
+def _draw_comments(rng: np.random.Generator, score: np.ndarray, reason: np.ndarray) -> np.ndarray:
+    """Index into _comment_texts() per answer, -1 for no comment."""
+    texts_by_reason = [len(v) for v in _COMMENTS_DETRACTOR.values()]
+    offsets = np.concatenate(([0], np.cumsum(texts_by_reason)))
+    u = rng.random(score.size)
+    detractor_pick = offsets[reason] + (u * np.asarray(texts_by_reason)[reason]).astype(np.int64)
+    passive_pick = offsets[-1] + (u * len(_COMMENTS_PASSIVE)).astype(np.int64)
+    promoter_pick = (
+        offsets[-1] + len(_COMMENTS_PASSIVE) + (u * len(_COMMENTS_PROMOTER)).astype(np.int64)
+    )
+    pick = np.select(
+        [score <= NPS_SCALE.detractor_max, score < NPS_SCALE.promoter_min],
+        [detractor_pick, passive_pick],
+        default=promoter_pick,
+    )
+    return np.where(rng.random(score.size) < _COMMENT_SHARE, pick, -1)
+
+
+def _comment_texts() -> tuple[str, ...]:
+    detractor = tuple(text for texts in _COMMENTS_DETRACTOR.values() for text in texts)
+    return detractor + _COMMENTS_PASSIVE + _COMMENTS_PROMOTER
