@@ -196,7 +196,8 @@ def ensure_data(config: SimulationConfig, root: Path) -> Path:
     so a changed simulator never serves stale tables.
     """
     digest = hashlib.sha256(json.dumps(asdict(config), sort_keys=True).encode())
-    digest.update(Path(simulate_module.__file__).read_bytes())
+    for source in sorted(Path(simulate_module.__file__).parent.glob("*.py")):
+        digest.update(source.read_bytes())
     name = f"sim-c{config.customers}-d{config.days}-s{config.seed}-{digest.hexdigest()[:8]}"
     out = root / name
     if not (out / "meta.json").exists():  # written last: a complete cache
