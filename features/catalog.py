@@ -3,6 +3,9 @@
 The sentence templates turn a SHAP driver into words ("3 escalations in the last 30 days");
 ``monotone`` (+1 more means riskier, -1 less risky, 0 no claim) feeds LightGBM's monotone
 constraints where the sign is obvious to a support leader.
+
+Over 400 lines because it is a table: one entry per feature family, kept together so
+the descriptions, sentence templates and monotone signs are reviewed side by side.
 """
 
 from __future__ import annotations

@@ -46,6 +46,9 @@ except the tables an import needs, ``interactions`` and ``surveys``)::
 Every required contract column must be mapped or constant. Unknown sections or keys are
 errors (a typo must not silently drop a column); errors name the mapping file and the key.
 Times without a zone are read as UTC, as everywhere in the project.
+
+Over 400 lines: the format's parser and its messages (each naming the key and the
+value) are one concern, and the format is documented here, beside its parser.
 """
 
 from __future__ import annotations

@@ -11,6 +11,10 @@ What becomes known when (the contract of this module):
 (customer, time), each input column is put in stream order once, and every window is a
 difference of prefix sums (see ``timeindex``). The streams are independent, so they run
 side by side on a small thread pool (numpy and arrow release the GIL in the heavy steps).
+
+Over 400 lines by design: the streams share one customer code space, one sort order
+and one pool per call; split across modules they would be passed around on every call.
+The index arithmetic itself lives in ``timeindex``.
 """
 
 from __future__ import annotations

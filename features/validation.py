@@ -10,6 +10,9 @@ missing), then any extra columns of the input; ``str`` columns stripped with emp
 strings as missing; timestamps ``datetime64[ns, UTC]`` (naive read as UTC, tz-aware
 converted); ``float`` float64; ``int`` Int64; ``bool`` boolean; channels lower-case with
 ``CHANNEL_ALIASES`` applied.
+
+Over 400 lines: the parser of each column kind and the cross-column checks share the
+problem bookkeeping that makes the counts reconcile; apart, each would re-derive it.
 """
 
 from __future__ import annotations
