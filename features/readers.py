@@ -7,6 +7,7 @@ A file that is not what its name claims is a clear error naming the file.
 
 from __future__ import annotations
 
+import gzip
 from pathlib import Path
 
 import pandas as pd
@@ -38,15 +39,20 @@ def read_raw(
     if not path.is_file():
         raise _file_error(path, f"file {path} is not a regular file")
     suffix = path.suffix.lower()
-    if suffix in PARQUET_SUFFIXES:
+    compressed = suffix == ".gz"
+    if compressed:
+        suffix = Path(path.stem).suffix.lower()
+    if suffix in PARQUET_SUFFIXES and not compressed:
         return _read_parquet(path)
     if suffix in CSV_SUFFIXES:
         sep = delimiter or ("\t" if suffix == ".tsv" else ",")
-        return _read_csv(path, sep, encoding)
+        return _read_csv(path, sep, encoding, compressed=compressed)
+    shown = "".join(path.suffixes[-2:]) if compressed else path.suffix
     raise _file_error(
         path,
-        f"file {path} has an unsupported type '{path.suffix}' "
-        f"(expected one of {', '.join(CSV_SUFFIXES + PARQUET_SUFFIXES)})",
+        f"file {path} has an unsupported type '{shown}' "
+        f"(expected one of {', '.join(CSV_SUFFIXES + PARQUET_SUFFIXES)}, a CSV may be "
+        f"gzip-compressed: .csv.gz)",
     )
 
 
@@ -71,9 +77,12 @@ def _read_parquet(path: Path) -> pd.DataFrame:
     return frame.reset_index(drop=True)
 
 
-def _read_csv(path: Path, sep: str, encoding: str) -> pd.DataFrame:
-    with path.open("rb") as handle:
-        head = handle.read(_SNIFF_BYTES)
+def _read_csv(path: Path, sep: str, encoding: str, *, compressed: bool = False) -> pd.DataFrame:
+    try:
+        with gzip.open(path, "rb") if compressed else path.open("rb") as handle:
+            head = handle.read(_SNIFF_BYTES)
+    except (OSError, EOFError) as exc:
+        raise _file_error(path, f"file {path} is not a readable gzip file: {exc}") from exc
     if not head.strip():
         raise _file_error(path, f"file {path} is empty (a CSV file needs at least a header row)")
     for signature, looks_like in _BINARY_SIGNATURES:
@@ -89,6 +98,7 @@ def _read_csv(path: Path, sep: str, encoding: str) -> pd.DataFrame:
             keep_default_na=False,
             na_filter=False,
             encoding=encoding,
+            compression="gzip" if compressed else None,
         )
     except UnicodeDecodeError as exc:
         raise _file_error(

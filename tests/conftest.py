@@ -1,11 +1,16 @@
 """Shared fixtures: a simulated data DIR and one MLflow store for the whole session."""
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from benchmarks.paths import ECOMMERCE_CSV, REPO  # noqa: F401  (re-exported for tests)
+from tests import postgres
+
+_POSTGRES: dict[str, str] = {}
+_POSTGRES_TESTS_RAN = [False]
 
 os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
 os.environ.pop("MLFLOW_TRACKING_URI", None)
@@ -34,18 +39,30 @@ def settings(mlflow_home):
     return Settings(home=mlflow_home, daily_capacity=20)
 
 
-def _store_urls() -> list:
-    pg = os.environ.get("NPS_RISK_TEST_POSTGRES_URL")
-    reason = "NPS_RISK_TEST_POSTGRES_URL is not set: PostgreSQL store tests SKIPPED (run .ci/run to get one)"
-    return [
-        pytest.param("sqlite", id="sqlite"),
-        pytest.param(pg, id="postgresql", marks=[] if pg else [pytest.mark.skip(reason=reason)]),
-    ]
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A PostgreSQL server for the session: the one named by NPS_RISK_TEST_POSTGRES_URL, or a
+    throwaway cluster from the machine's binaries. Without either the test is skipped, with
+    a banner, unless NPS_RISK_REQUIRE_POSTGRES is set (CI), where it fails."""
+    given = os.environ.get("NPS_RISK_TEST_POSTGRES_URL")
+    if given:
+        _POSTGRES["used"] = given
+        yield given
+        return
+    bin_dir = postgres.binaries()
+    if bin_dir is None:
+        message = "PostgreSQL binaries (initdb, pg_ctl) not found: PostgreSQL store tests SKIPPED"
+        if postgres.required():
+            pytest.fail(f"{message}, but {postgres.REQUIRE_ENV} is set", pytrace=False)
+        pytest.skip(message)
+    with postgres.throwaway_cluster(bin_dir) as url:
+        _POSTGRES["used"] = url
+        yield url
 
 
-@pytest.fixture(params=_store_urls())
-def store_url(request, tmp_path) -> str:
-    """A fresh, empty store: SQLite in a temp folder, or a new schema-less PostgreSQL database."""
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request, tmp_path) -> Iterator[str]:
+    """A fresh, empty store: SQLite in a temp folder, or a new PostgreSQL database."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'store.db'}"
         return
@@ -53,11 +70,12 @@ def store_url(request, tmp_path) -> str:
 
     from sqlalchemy import create_engine, text
 
-    admin = create_engine(request.param, isolation_level="AUTOCOMMIT")
+    server = request.getfixturevalue("postgres_url")
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
     name = f"t_{uuid.uuid4().hex[:12]}"
     with admin.connect() as conn:
         conn.execute(text(f"CREATE DATABASE {name}"))
-    url = request.param.rsplit("/", 1)[0] + "/" + name
+    url = server.rsplit("/", 1)[0] + "/" + name
     yield url
     with admin.connect() as conn:
         conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
@@ -65,9 +83,14 @@ def store_url(request, tmp_path) -> str:
 
 
 def pytest_terminal_summary(terminalreporter):
-    if not os.environ.get("NPS_RISK_TEST_POSTGRES_URL"):
+    if _POSTGRES_TESTS_RAN[0] and "used" not in _POSTGRES:
         terminalreporter.write_line(
-            "WARNING: PostgreSQL was not available; the store ran on SQLite only. CI (.ci/run) starts one.",
+            "WARNING: PostgreSQL binaries were not found; the store ran on SQLite only. "
+            "CI (.ci/run) installs them.",
             yellow=True,
             bold=True,
         )
+
+
+def pytest_collection_modifyitems(items):
+    _POSTGRES_TESTS_RAN[0] = any("postgres" in item.nodeid for item in items)

@@ -9,10 +9,6 @@ from features.importer import import_export
 from features.rows import build_training_rows, learn_spec
 from tests.conftest import ECOMMERCE_CSV, REPO
 
-pytestmark = pytest.mark.skipif(
-    not ECOMMERCE_CSV.exists(), reason=f"shared test data not found at {ECOMMERCE_CSV}"
-)
-
 
 @pytest.fixture(scope="module")
 def ecommerce(tmp_path_factory):

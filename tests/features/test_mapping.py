@@ -1,6 +1,7 @@
 """Mappings: loading and checking the TOML, applying it, importing an export with it."""
 
 import csv
+import gzip
 import json
 import re
 from pathlib import Path
@@ -8,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from benchmarks.paths import ECOMMERCE_CSV, ECOMMERCE_MAPPING
+from benchmarks.paths import ECOMMERCE_CSV, ECOMMERCE_MAPPING, SHARED_ECOMMERCE_CSV
 from features.dataset import load_dataset
 from features.importer import import_export, import_tables
 from features.mapping import ROW_COLUMN, apply_mapping, load_mapping, timestamp_adjuster
@@ -247,10 +248,6 @@ def test_import_export_writes_tables_quarantine_report_and_scale(tmp_path):
 
 # --- the real e-commerce export --------------------------------------------------------
 
-needs_ecommerce = pytest.mark.skipif(
-    not ECOMMERCE_CSV.exists(), reason=f"shared test data not found at {ECOMMERCE_CSV}"
-)
-
 
 @pytest.fixture(scope="module")
 def ecommerce(tmp_path_factory):
@@ -260,11 +257,10 @@ def ecommerce(tmp_path_factory):
 
 
 def _raw_rows() -> list[dict[str, str]]:
-    with ECOMMERCE_CSV.open(newline="", encoding="utf-8") as handle:
+    with gzip.open(ECOMMERCE_CSV, "rt", newline="", encoding="utf-8") as handle:
         return list(csv.DictReader(handle))
 
 
-@needs_ecommerce
 def test_ecommerce_import_counts_reconcile(ecommerce):
     report, dataset = ecommerce
     assert set(report.tables) == {"interactions", "surveys"}
@@ -277,7 +273,6 @@ def test_ecommerce_import_counts_reconcile(ecommerce):
     assert dataset.customers.empty
 
 
-@needs_ecommerce
 def test_ecommerce_surveys_come_after_the_response_they_rate(ecommerce):
     _, dataset = ecommerce
     pairs = dataset.surveys.merge(
@@ -287,7 +282,6 @@ def test_ecommerce_surveys_come_after_the_response_they_rate(ecommerce):
     assert (pairs["responded_at"] >= pairs["first_response_at"]).all()
 
 
-@needs_ecommerce
 def test_ecommerce_known_row_is_parsed_day_first(ecommerce):
     _, dataset = ecommerce
     key = "428a9342-9459-4846-b949-9a92baae02ff"  # 29/07/2023 13:45, 01/08/2023 10:29, 01-Aug-23
@@ -303,7 +297,6 @@ def test_ecommerce_known_row_is_parsed_day_first(ecommerce):
     assert survey["score"] == 1
 
 
-@needs_ecommerce
 def test_ecommerce_scale_is_csat_and_the_detractor_share_matches_the_file(ecommerce):
     report, dataset = ecommerce
     assert report.scale == CSAT_SCALE
@@ -316,7 +309,6 @@ def test_ecommerce_scale_is_csat_and_the_detractor_share_matches_the_file(ecomme
     assert share == pytest.approx(0.152, abs=0.01)
 
 
-@needs_ecommerce
 def test_ecommerce_remarks_are_only_in_surveys_comment(ecommerce):
     _, dataset = ecommerce
     remarks = {r["Unique id"]: r["Customer Remarks"].strip() for r in _raw_rows()}
@@ -329,3 +321,11 @@ def test_ecommerce_remarks_are_only_in_surveys_comment(ecommerce):
     for column in dataset.interactions.columns:
         values = set(dataset.interactions[column].dropna().astype(str))
         assert not values & long_remarks, column
+
+
+def test_the_repositorys_copy_is_the_shared_file():
+    """The compressed copy is the shared e-commerce file, byte for byte (where it exists)."""
+    copy = gzip.decompress(ECOMMERCE_CSV.read_bytes())
+    assert len(copy) > 3_000_000 and copy.count(b"\n") >= 13_122
+    if SHARED_ECOMMERCE_CSV.exists():
+        assert copy == SHARED_ECOMMERCE_CSV.read_bytes()

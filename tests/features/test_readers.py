@@ -1,5 +1,6 @@
 """read_raw: text CSVs, typed Parquet, and clear errors for files that are not what they claim."""
 
+import gzip
 import re
 from pathlib import Path
 
@@ -150,3 +151,24 @@ def test_delimiter_and_tsv(tmp_path):
     assert read_raw(semi, delimiter=";").columns.tolist() == ["a", "b"]
     tsv = write(tmp_path / "t.tsv", "a\tb\n1\t2\n")
     assert read_raw(tsv).iloc[0].tolist() == ["1", "2"]
+
+
+def test_a_gzip_compressed_csv_reads_as_the_csv_does(tmp_path):
+    plain = write(tmp_path / "t.csv", "id,name\n1, Ann\n2,\n")
+    packed = tmp_path / "t.csv.gz"
+    packed.write_bytes(gzip.compress(plain.read_bytes()))
+    pd.testing.assert_frame_equal(read_raw(packed), read_raw(plain))
+    tsv = tmp_path / "t.tsv.gz"
+    tsv.write_bytes(gzip.compress(b"a\tb\n1\t2\n"))
+    assert read_raw(tsv).columns.tolist() == ["a", "b"]
+
+
+def test_a_broken_or_unknown_compressed_file_is_a_clear_error(tmp_path):
+    broken = tmp_path / "cut.csv.gz"
+    broken.write_bytes(gzip.compress(b"id\n1\n")[:12])
+    with pytest.raises(SchemaError, match=r"cut\.csv\.gz is not a readable"):
+        read_raw(broken)
+    parquet = tmp_path / "t.parquet.gz"
+    parquet.write_bytes(gzip.compress(b"x"))
+    with pytest.raises(SchemaError, match=r"unsupported type '\.parquet\.gz'"):
+        read_raw(parquet)
