@@ -1,15 +1,17 @@
 """The daily list's HTML summary: counts by band and team, the top of the list with reasons,
-answers to close the loop, and a histogram of scores. One self-contained file."""
+answers to close the loop, and a histogram of scores. One self-contained file, drawn by the
+shared templates (nps_core.pages); this module only shapes the numbers."""
 
 from __future__ import annotations
 
 import base64
-import html
 import io
 import json
 from typing import Any
 
 import pandas as pd
+
+from nps_core.pages import percent, render
 
 
 def _histogram(probabilities: pd.Series, threshold: float | None) -> str:
@@ -32,15 +34,10 @@ def _histogram(probabilities: pd.Series, threshold: float | None) -> str:
     return base64.b64encode(buffer.getvalue()).decode()
 
 
-def _table(frame: pd.DataFrame) -> str:
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
-    rows = "".join(
-        "<tr>"
-        + "".join(f"<td>{html.escape('' if pd.isna(v) else str(v))}</td>" for v in row)
-        + "</tr>"
-        for row in frame.itertuples(index=False)
-    )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+def _table(frame: pd.DataFrame) -> dict[str, list[Any]]:
+    """A frame as the header and rows of the shared table macro; a missing value is blank."""
+    rows = [["" if pd.isna(v) else str(v) for v in row] for row in frame.itertuples(index=False)]
+    return {"header": [str(c) for c in frame.columns], "rows": rows}
 
 
 def render_summary(report: Any, ranked: pd.DataFrame, follow: pd.DataFrame, top: int = 25) -> str:
@@ -67,26 +64,20 @@ def render_summary(report: Any, ranked: pd.DataFrame, follow: pd.DataFrame, top:
         reasons=lambda f: f["reasons"].map(
             lambda r: "; ".join(x["text"] for x in json.loads(r)) if isinstance(r, str) else ""
         ),
-        probability=lambda f: (100 * f["probability"]).round(1).astype(str) + "%",
+        probability=lambda f: f["probability"].map(percent),
     )[["rank", "customer_id", "probability", "band", "owner_team", "reasons"]]
     threshold = float(called["probability"].min()) if len(called) else None
-    image = _histogram(ranked["probability"], threshold) if len(ranked) else ""
-    left_out = "".join(f"<li>{n:,} {html.escape(why)}</li>" for why, n in report.left_out.items())
-    c = report.counts
-    return f"""<!doctype html><html><head><meta charset="utf-8"><title>Risk list {report.list_date}</title>
-<style>body{{font-family:system-ui,sans-serif;margin:2em;max-width:1100px;color:#222}}
-table{{border-collapse:collapse;margin:.5em 0 1.5em}}td,th{{border:1px solid #ddd;padding:4px 8px;font-size:13px;text-align:left;vertical-align:top}}
-th{{background:#f3f3f3}}.kpi{{display:inline-block;margin-right:2em;font-size:15px}}.kpi b{{font-size:24px;display:block}}</style></head><body>
-<h1>Who to call on {report.list_date}</h1>
-<p>Model version {html.escape(report.model_version)}; features as of 00:00 UTC that day. Run {html.escape(report.run_id)}.</p>
-<div class="kpi"><b>{c["detractor_follow_ups"]}</b>Detractor answers to close ({c["overdue"]} overdue)</div>
-<div class="kpi"><b>{c["to_call"]}</b>predicted Detractors to call</div>
-<div class="kpi"><b>{c["control_flagged"]}</b>in the control group (no call)</div>
-<div class="kpi"><b>{c["scored"]:,}</b>active customers scored</div>
-<h2>1. Close the loop (within 24 hours of the answer)</h2>{_table(loop) if len(loop) else "<p>No Detractor answer waits for a follow-up.</p>"}
-<p>{c["passive_follow_ups"]} Passives (ask what is missing) and {c["promoter_follow_ups"]} Promoters (ask for a referral) are in the CSV.</p>
-<h2>2. Predicted risk: the top {min(top, len(called))} of {len(called)}</h2>{_table(head)}
-<h2>Where the calls go</h2><div style="display:flex;gap:3em">{_table(by_band)}{_table(by_team)}</div>
-<h2>Left out, and why</h2><ul>{left_out or "<li>nobody</li>"}</ul>
-{f'<img alt="histogram of risk" src="data:image/png;base64,{image}">' if image else ""}
-</body></html>"""
+    return render(
+        "list_summary.html",
+        list_date=report.list_date,
+        model_version=report.model_version,
+        run_id=report.run_id,
+        counts=report.counts,
+        left_out=report.left_out,
+        follow_ups=_table(loop),
+        top=_table(head),
+        called=len(called),
+        by_band=_table(by_band),
+        by_team=_table(by_team),
+        histogram=_histogram(ranked["probability"], threshold) if len(ranked) else "",
+    )

@@ -11,9 +11,10 @@ import pandas as pd
 import pytest
 
 from features.catalog import FeatureSpec, feature_catalog
+from nps_core.pages import environment
 from training.model import LgbmParams
 from training.plots import capacity_k, write_plots
-from training.report import verdict, write_report
+from training.report import render_report, verdict, write_report
 from training.split import split_by_time
 from training.train import MODEL_NAMES, TrainResult, fit_and_evaluate
 
@@ -139,6 +140,22 @@ def test_report_escapes_all_text(report):
     assert "<script" not in report
     assert "&lt;script&gt;" in report
     assert "Test &lt;report&gt;" in report
+
+
+def test_report_escapes_feature_names_and_driver_text(result, plots):
+    drivers = pd.DataFrame(
+        {"feature": ["tickets & calls"], "description": [HOSTILE], "mean_abs_shap": [0.2]}
+    )
+    page = render_report(dataclasses.replace(result, drivers=drivers), plots, title="t")
+    assert "<code>tickets &amp; calls</code>" in page
+    assert "<script" not in page and "&lt;script&gt;" in page
+
+
+def test_report_uses_the_shared_layout_and_stylesheet(report):
+    env = environment()
+    style = env.loader.get_source(env, "style.css")[0]
+    assert report.count("<style>") == 1 and f"<style>\n{style}</style>" in report
+    assert report.startswith("<!doctype html>") and "<main>" in report
 
 
 def test_verdict_sees_signal(report, result):
