@@ -63,18 +63,13 @@ def machine() -> dict[str, Any]:
     """What the figures were measured on."""
     import numpy
     import pandas
+    import psutil
     import pyarrow
 
-    mem_kib = 0
-    try:
-        with open("/proc/meminfo", encoding="ascii") as meminfo:
-            mem_kib = int(next(line for line in meminfo if line.startswith("MemTotal")).split()[1])
-    except (OSError, StopIteration):
-        pass
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return {
         "cpus": cpus,
-        "ram_gib": round(mem_kib / 1024**2, 1),
+        "ram_gib": round(psutil.virtual_memory().total / 1024**3, 1),
         "cpu_model": _cpu_model(),
         "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
         "platform": platform.platform(),
@@ -86,6 +81,7 @@ def machine() -> dict[str, Any]:
 
 
 def _cpu_model() -> str:
+    # psutil has no CPU model name, and platform.processor() is empty on Linux
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
             for line in cpuinfo:
