@@ -31,6 +31,7 @@ class Benchmark:
     name: str
     summary: str
     run: Callable[[BenchOptions], dict[str, Any]]
+    missing: Callable[[], str | None] = lambda: None  # what it needs that is not installed
 
 
 def registry() -> dict[str, Benchmark]:
@@ -54,6 +55,7 @@ def registry() -> dict[str, Benchmark]:
             "/v1/predict under wrk at c=1 and c=16 vs mlflow models serve and a bare "
             "Booster.predict endpoint; a 1000-customer batch",
             api_bench.run,
+            api_bench.missing_tools,
         ),
     ]
     return {entry.name: entry for entry in entries}
@@ -159,8 +161,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.repeats is not None and args.repeats < 1:
         parser.error("--repeats must be at least 1")
     options = BenchOptions(quick=args.quick, cache_dir=args.cache_dir, repeats=args.repeats)
+    selected = args.only or list(benchmarks)
+    missing = {name: benchmarks[name].missing() for name in selected}
+    if any(missing.values()):  # say so before minutes of other benchmarks, not after
+        for name, what in missing.items():
+            if what:
+                print(f"benchmark {name!r} cannot run: {what}", file=sys.stderr)
+        others = [name for name, what in missing.items() if not what]
+        if others:
+            print(f"(the others alone: --only {' --only '.join(others)})", file=sys.stderr)
+        return 2
     host = machine()
-    for name in args.only or list(benchmarks):
+    for name in selected:
         log(f"{name}: {benchmarks[name].summary}")
         started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         begin = time.perf_counter()
