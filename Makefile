@@ -25,7 +25,7 @@ demo: $(STAMP) ## simulate data, then run every step of the main job on the embe
 test: $(STAMP) ## run the test suite
 	$(BIN)/python -m pytest -q
 
-bench: $(STAMP) ## run the benchmarks (minutes; figures go to docs/benchmarks.md)
+bench: $(STAMP) ## run the benchmarks (minutes; the API one needs wrk; figures go to docs/benchmarks.md)
 	$(BIN)/python -m benchmarks.run
 
 lint: $(STAMP) ## ruff lint and format check

@@ -14,18 +14,37 @@ answering for the same champion and the same customer:
   a fixed numpy row: what HTTP plus one LightGBM call cost on this machine; ``floor shap``
   is the same app's second endpoint, which also computes the SHAP values reasons need.
 
-Load comes from ``wrk`` (closed loop, keep-alive, one thread) when it is installed, else
-from a bounded asyncio client in this process (``python_load``). Each setting is warmed up,
-then measured for a fixed time at concurrency 1 and 16. Client and server share the
-machine's cores, so the figures are what one box does talking to itself; the server's own
-CPU time per request (from /proc) is reported beside them as the less load-dependent figure.
-Setup (simulate, train, promote a champion in a temporary home) runs in a fresh interpreter
-and is never timed.
+Load comes from ``wrk`` (``benchmarks.wrk``: closed loop, keep-alive, one thread), which the
+benchmark needs and names when it is missing. Each setting is warmed up, then measured for a
+fixed time at concurrency 1 and 16. Client and server share the machine's cores, so the
+figures are what one box does talking to itself; the server's own CPU time per request
+(psutil, over the server's process tree) is reported beside them as the less
+load-dependent figure. Setup (simulate, train, promote a champion in a temporary home) runs
+in a fresh interpreter and is never timed.
+
+httpx checks that every server gives the same answer and times the 1000-customer batch, but
+it does not time single requests. Measured at c=1 against the same floor and ours servers
+(quick-mode model, 5 s per client, 2 rounds each; 3 runs on a shared 2-core box at 1-minute
+load 3.5-4.0, 6.9-7.9 and 9.1-10.5; the first run did not take wrk's CPU nor try asyncio):
+
+                                  client CPU / request   p50 floor / ours (load 3.5-4.0)
+    wrk -c1                       0.04-0.09 ms           0.25-0.31 / 0.59-0.62 ms
+    httpx.Client, one at a time   0.46-1.21 ms           0.70-0.83 / 1.14-1.44 ms
+    the former asyncio client     0.09-0.24 ms           (not run at that load)
+
+Our server's whole request costs 0.5-1.5 ms of CPU, so httpx would spend about as much again
+on 2 shared cores and double the c=1 p50. For the batch (0.5-0.7 s a request at load 9) its
+6.5-9.6 ms of client CPU is 1-2%. The former hand-written client (raw asyncio sockets, the
+fallback when wrk was absent) took 2-3x wrk's CPU for the same job; it went, and without wrk
+the benchmark stops and says how to install it rather than measure through a weaker client.
+
+One module past ~400 lines: setup, servers, the checks and the verdicts are one experiment,
+read top to bottom.
 """
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import json
 import math
 import os
@@ -37,12 +56,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from benchmarks import BenchOptions, in_fresh_process, log
+import psutil
+
+from benchmarks import BenchOptions, in_fresh_process, log, wrk
 
 if TYPE_CHECKING:  # the floor server imports FastAPI itself, when it starts
     from fastapi import FastAPI
@@ -62,7 +82,6 @@ TARGETS = {
     "floor_factor": 3.0,  # ours within 3x the floor's throughput, at each concurrency
     "batch_ms_per_customer": 0.3,
 }
-INSTALL_WRK = "apt-get update && apt-get install -y wrk"
 COLUMNS = (
     "server",
     "body",
@@ -306,209 +325,28 @@ def _server_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def _tree_pids(pid: int) -> list[int]:
-    """``pid`` and its descendants (from /proc; just ``pid`` without it)."""
-    children: dict[int, list[int]] = {}
-    if not Path("/proc").is_dir():
-        return [pid]
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-        children.setdefault(ppid, []).append(int(entry.name))
-    found, todo = [], [pid]
-    while todo:
-        current = todo.pop()
-        found.append(current)
-        todo.extend(children.get(current, []))
-    return found
+def _tree(pid: int) -> list[psutil.Process]:
+    """``pid`` and its descendants (mlflow's CLI runs uvicorn as a child)."""
+    root = psutil.Process(pid)
+    return [root, *root.children(recursive=True)]
 
 
 def _tree_cpu_s(pid: int) -> float:
-    """User + system CPU seconds of a process tree, threads included (Linux; 0 elsewhere)."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for p in _tree_pids(pid):
-        try:
-            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / ticks
+    """User + system CPU seconds of a process tree, threads included."""
+    total = 0.0
+    for process in _tree(pid):
+        with contextlib.suppress(psutil.NoSuchProcess):
+            times = process.cpu_times()
+            total += times.user + times.system
+    return total
 
 
 def _tree_rss_mib(pid: int) -> float:
     total = 0
-    for p in _tree_pids(pid):
-        try:
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-        except OSError:
-            continue
-    return total / 1024
-
-
-# --- load generators ---------------------------------------------------------------------
-WRK_SCRIPT = """\
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-{headers}
-local f = assert(io.open({body_path}, "rb"))
-wrk.body = f:read("*a")
-f:close()
-
-done = function(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format(
-    "WRK_JSON {{\\"requests\\": %d, \\"duration_us\\": %d, \\"connect_errors\\": %d, " ..
-    "\\"read_errors\\": %d, \\"write_errors\\": %d, \\"status_errors\\": %d, " ..
-    "\\"timeouts\\": %d, \\"p50_us\\": %.1f, \\"p90_us\\": %.1f, \\"p99_us\\": %.1f, " ..
-    "\\"max_us\\": %.1f, \\"mean_us\\": %.1f}}\\n",
-    summary.requests, summary.duration, e.connect, e.read, e.write, e.status, e.timeout,
-    latency:percentile(50), latency:percentile(90), latency:percentile(99),
-    latency.max, latency.mean))
-end
-"""
-
-
-def wrk_script(body_path: str, headers: dict[str, str]) -> str:
-    """A wrk Lua script that POSTs the file's bytes and prints its figures as one JSON line."""
-    lines = "\n".join(f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}" for k, v in headers.items())
-    return WRK_SCRIPT.format(headers=lines, body_path=json.dumps(body_path))
-
-
-def parse_wrk(stdout: str) -> dict[str, Any]:
-    """The figures our script's ``done`` hook printed, in the shape ``python_load`` returns."""
-    for line in stdout.splitlines():
-        if line.startswith("WRK_JSON "):
-            raw = json.loads(line.removeprefix("WRK_JSON "))
-            seconds = raw["duration_us"] / 1e6
-            errors = sum(
-                raw[k] for k in ("connect_errors", "read_errors", "write_errors", "status_errors")
-            )
-            return {
-                "requests": raw["requests"],
-                "req_per_s": raw["requests"] / seconds if seconds > 0 else float("nan"),
-                "p50_ms": raw["p50_us"] / 1000,
-                "p90_ms": raw["p90_us"] / 1000,
-                "p99_ms": raw["p99_us"] / 1000,
-                "max_ms": raw["max_us"] / 1000,
-                "errors": errors + raw["timeouts"],
-            }
-    raise ValueError(f"no WRK_JSON line in wrk's output:\n{stdout[-2000:]}")
-
-
-def _wrk(
-    url: str, body_path: str, headers: dict[str, str], concurrency: int, seconds: int, work: Path
-) -> dict[str, Any]:
-    script = work / "post.lua"
-    script.write_text(wrk_script(body_path, headers))
-    # one client thread: a second one would only take CPU from the server on 2 cores
-    argv = ["wrk", "-t1", f"-c{concurrency}", f"-d{seconds}s", "--timeout", "10s"]
-    done = subprocess.run(
-        [*argv, "--latency", "-s", str(script), url],
-        capture_output=True,
-        text=True,
-        timeout=seconds + 60,
-        check=True,
-    )
-    return parse_wrk(done.stdout)
-
-
-def percentile(sorted_values: Sequence[float], q: float) -> float:
-    """Nearest-rank percentile (0 < q <= 100) of already sorted values."""
-    if not sorted_values:
-        return float("nan")
-    rank = max(1, math.ceil(q / 100 * len(sorted_values)))
-    return float(sorted_values[min(rank, len(sorted_values)) - 1])
-
-
-def latency_summary(timings_ns: Sequence[int], elapsed_s: float, errors: int) -> dict[str, Any]:
-    """Requests/s and percentiles (ms) from per-request timings, wrk's columns."""
-    ordered = sorted(timings_ns)
-    return {
-        "requests": len(ordered),
-        "req_per_s": len(ordered) / elapsed_s if elapsed_s > 0 else float("nan"),
-        "p50_ms": percentile(ordered, 50) / 1e6,
-        "p90_ms": percentile(ordered, 90) / 1e6,
-        "p99_ms": percentile(ordered, 99) / 1e6,
-        "max_ms": (ordered[-1] / 1e6) if ordered else float("nan"),
-        "errors": errors,
-    }
-
-
-def parse_head(head: bytes) -> tuple[int, int | None, bool]:
-    """Status, Content-Length (None if absent) and whether the body is chunked."""
-    lines = head.split(b"\r\n")
-    status = int(lines[0].split(b" ", 2)[1])
-    length, chunked = None, False
-    for line in lines[1:]:
-        key, _, value = line.partition(b":")
-        key = key.strip().lower()
-        if key == b"content-length":
-            length = int(value.strip())
-        elif key == b"transfer-encoding" and b"chunked" in value.lower():
-            chunked = True
-    return status, length, chunked
-
-
-async def read_response(reader: asyncio.StreamReader) -> int:
-    status, length, chunked = parse_head(await reader.readuntil(b"\r\n\r\n"))
-    if chunked:
-        while True:
-            size = int((await reader.readline()).split(b";")[0].strip(), 16)
-            await reader.readexactly(size + 2)  # the chunk and its CRLF (the last: just CRLF)
-            if size == 0:
-                break
-    elif length:
-        await reader.readexactly(length)
-    return status
-
-
-async def _python_load_async(
-    host: str, port: int, request: bytes, concurrency: int, seconds: float
-) -> dict[str, Any]:
-    timings: list[int] = []
-    errors = 0
-    stop_at = time.perf_counter() + seconds
-
-    async def connection() -> None:
-        nonlocal errors
-        reader, writer = await asyncio.open_connection(host, port)
-        try:
-            while time.perf_counter() < stop_at:
-                started = time.perf_counter_ns()
-                writer.write(request)
-                status = await read_response(reader)
-                timings.append(time.perf_counter_ns() - started)
-                errors += not 200 <= status < 300
-        finally:
-            writer.close()
-
-    began = time.perf_counter()
-    await asyncio.gather(*(connection() for _ in range(concurrency)))
-    return latency_summary(timings, time.perf_counter() - began, errors)
-
-
-def python_load(
-    url: str, path: str, body: bytes, headers: dict[str, str], concurrency: int, seconds: float
-) -> dict[str, Any]:
-    """Bounded fallback client: ``concurrency`` keep-alive connections, each sending the
-    next request when the last answer has arrived, for ``seconds``; timed per request."""
-    host, port = url.removeprefix("http://").split(":")
-    head = [
-        f"POST {path} HTTP/1.1",
-        f"Host: {host}:{port}",
-        "Content-Type: application/json",
-        f"Content-Length: {len(body)}",
-        *(f"{k}: {v}" for k, v in headers.items()),
-    ]
-    request = ("\r\n".join(head) + "\r\n\r\n").encode() + body
-    return asyncio.run(_python_load_async(host, int(port), request, concurrency, seconds))
+    for process in _tree(pid):
+        with contextlib.suppress(psutil.NoSuchProcess):
+            total += process.memory_info().rss
+    return total / 2**20
 
 
 # --- the benchmark -----------------------------------------------------------------------
@@ -563,18 +401,16 @@ def _servers(
     }
 
 
+def missing_tools() -> str | None:
+    """What this benchmark needs and does not find (wrk), with how to install it; else None."""
+    return wrk.missing()
+
+
 def run(options: BenchOptions) -> dict[str, Any]:
     sizes = QUICK if options.quick else FULL
     batch_runs = options.repeats or sizes.batch_runs
-    use_wrk = shutil.which("wrk") is not None and os.environ.get("NPS_BENCH_LOAD") != "python"
-    notes = []
-    if not use_wrk:
-        notes.append(
-            f"wrk was not used (install: `{INSTALL_WRK}`); a bounded asyncio client in this "
-            "process generated the load: it needs more CPU per request than wrk, which the "
-            "servers then lack, so every server looks slower than under wrk"
-        )
-        log(notes[-1])
+    if missing := missing_tools():
+        raise RuntimeError(f"the API benchmark cannot run: {missing}")
     from serving.api.auth import new_key
 
     with tempfile.TemporaryDirectory(prefix="nps-api-bench-") as tmp:
@@ -607,7 +443,6 @@ def run(options: BenchOptions) -> dict[str, Any]:
                     log(f"{label}: warm-up {sizes.warmup_s} s, then {sizes.duration_s} s")
                     headers = auth if target.auth else {}
                     rows[label] = _measure(
-                        use_wrk,
                         servers[target.server],
                         target,
                         headers,
@@ -627,14 +462,14 @@ def run(options: BenchOptions) -> dict[str, Any]:
                 _stop(server)
 
     figures, verdicts = _judge(rows)
-    notes += [
-        ("wrk, 1 thread, keep-alive, closed loop" if use_wrk else "asyncio client")
-        + f"; {sizes.warmup_s} s warm-up, then {sizes.duration_s} s per row",
+    notes = [
+        f"wrk, 1 thread, keep-alive, closed loop; {sizes.warmup_s} s warm-up, then "
+        f"{sizes.duration_s} s per row; httpx only checks the answers and times the batch",
         "client and server share this machine's cores over loopback: the load generator takes "
         "CPU the server would otherwise have, most at c=16; other jobs on a shared machine "
         "show up in load_avg_1m and mostly in the tails (p99, max)",
         "server_cpu_ms_per_req: user+system CPU of the server's process tree / requests "
-        "(from /proc, 10 ms ticks): the figure least moved by other load on the machine",
+        "(psutil; Linux counts in 10 ms ticks): the figure least moved by other load",
         "each server is one uvicorn worker (uvloop + httptools). ours and mlflow run as "
         "shipped (LightGBM's OpenMP default: one thread per core); 'ours omp1' and the floor "
         "run with OMP_NUM_THREADS=1",
@@ -710,7 +545,6 @@ def _check_answers(
 
 
 def _measure(
-    use_wrk: bool,
     server: Server,
     target: Target,
     headers: dict[str, str],
@@ -721,16 +555,9 @@ def _measure(
 ) -> dict[str, Any]:
     url = server.url + target.path
     body_path = paths[target.body]
-
-    def load(seconds: int) -> dict[str, Any]:
-        if use_wrk:
-            return _wrk(url, body_path, headers, concurrency, seconds, work)
-        body = Path(body_path).read_bytes()
-        return python_load(server.url, target.path, body, headers, concurrency, seconds)
-
-    load(sizes.warmup_s)
+    wrk.post(url, body_path, headers, concurrency, sizes.warmup_s, work)
     cpu = _tree_cpu_s(server.process.pid)
-    figures = load(sizes.duration_s)
+    figures = wrk.post(url, body_path, headers, concurrency, sizes.duration_s, work)
     cpu = _tree_cpu_s(server.process.pid) - cpu
     requests = figures["requests"]
     return {

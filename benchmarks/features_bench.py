@@ -141,7 +141,8 @@ def run(options: BenchOptions) -> dict[str, Any]:
         "notes": [
             f"each run is a fresh spawned interpreter that loads the cached Parquet first; "
             f"median of {repeats} run(s) per step",
-            "peak_rss_gib: highest RSS during the step (process peak reset just before it); "
+            "peak_rss_gib: the process's peak RSS (ru_maxrss), the step's own when the step "
+            "raised it (peak_source says whether it did); "
             "peak_over_baseline_gib: that minus the RSS with the inputs loaded",
             f"reference timed on {share:.0%} of customers (all their rows) and our pipeline on "
             f"the same rows; the reference computes {figures['reference_features']} of our "

@@ -31,6 +31,7 @@ class Benchmark:
     name: str
     summary: str
     run: Callable[[BenchOptions], dict[str, Any]]
+    missing: Callable[[], str | None] = lambda: None  # what it needs that is not installed
 
 
 def registry() -> dict[str, Benchmark]:
@@ -54,6 +55,7 @@ def registry() -> dict[str, Benchmark]:
             "/v1/predict under wrk at c=1 and c=16 vs mlflow models serve and a bare "
             "Booster.predict endpoint; a 1000-customer batch",
             api_bench.run,
+            api_bench.missing_tools,
         ),
     ]
     return {entry.name: entry for entry in entries}
@@ -63,18 +65,13 @@ def machine() -> dict[str, Any]:
     """What the figures were measured on."""
     import numpy
     import pandas
+    import psutil
     import pyarrow
 
-    mem_kib = 0
-    try:
-        with open("/proc/meminfo", encoding="ascii") as meminfo:
-            mem_kib = int(next(line for line in meminfo if line.startswith("MemTotal")).split()[1])
-    except (OSError, StopIteration):
-        pass
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return {
         "cpus": cpus,
-        "ram_gib": round(mem_kib / 1024**2, 1),
+        "ram_gib": round(psutil.virtual_memory().total / 1024**3, 1),
         "cpu_model": _cpu_model(),
         "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
         "platform": platform.platform(),
@@ -86,6 +83,7 @@ def machine() -> dict[str, Any]:
 
 
 def _cpu_model() -> str:
+    # psutil has no CPU model name, and platform.processor() is empty on Linux
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
             for line in cpuinfo:
@@ -163,8 +161,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.repeats is not None and args.repeats < 1:
         parser.error("--repeats must be at least 1")
     options = BenchOptions(quick=args.quick, cache_dir=args.cache_dir, repeats=args.repeats)
+    selected = args.only or list(benchmarks)
+    missing = {name: benchmarks[name].missing() for name in selected}
+    if any(missing.values()):  # say so before minutes of other benchmarks, not after
+        for name, what in missing.items():
+            if what:
+                print(f"benchmark {name!r} cannot run: {what}", file=sys.stderr)
+        others = [name for name, what in missing.items() if not what]
+        if others:
+            print(f"(the others alone: --only {' --only '.join(others)})", file=sys.stderr)
+        return 2
     host = machine()
-    for name in args.only or list(benchmarks):
+    for name in selected:
         log(f"{name}: {benchmarks[name].summary}")
         started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         begin = time.perf_counter()
