@@ -40,6 +40,9 @@ the benchmark stops and says how to install it rather than measure through a wea
 
 One module past ~400 lines: setup, servers, the checks and the verdicts are one experiment,
 read top to bottom.
+
+Over 400 lines: five servers, their setup, the load runs and the report share one
+champion and one set of request bodies; split apart, each would rebuild them.
 """
 
 from __future__ import annotations
