@@ -28,9 +28,10 @@ test: $(STAMP) ## run the test suite
 bench: $(STAMP) ## run the benchmarks (minutes; the API one needs wrk; figures go to docs/benchmarks.md)
 	$(BIN)/python -m benchmarks.run
 
-lint: $(STAMP) ## ruff lint and format check
+lint: $(STAMP) ## ruff lint and format check, mypy (strict for nps_core, features, serving)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 format: $(STAMP) ## apply ruff formatting and safe fixes
 	$(BIN)/ruff check --fix .

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from nps_core.scale import NPS_SCALE, ScoreScale
 
@@ -48,15 +48,15 @@ class FeatureSpec:
         }
 
     @classmethod
-    def from_dict(cls, raw: dict[str, object]) -> FeatureSpec:
+    def from_dict(cls, raw: dict[str, Any]) -> FeatureSpec:
         scale = raw.get("scale") or {}
         assert isinstance(scale, dict)
         return cls(
-            windows_days=tuple(int(w) for w in raw.get("windows_days", (7, 30, 90))),  # type: ignore[union-attr]
-            channels=tuple(str(c) for c in raw.get("channels", ())),  # type: ignore[union-attr]
-            extra_categoricals=tuple(str(c) for c in raw.get("extra_categoricals", ())),  # type: ignore[union-attr]
-            repeat_within_days=float(raw.get("repeat_within_days", 7.0)),  # type: ignore[arg-type]
-            agent_prior_weight=float(raw.get("agent_prior_weight", 10.0)),  # type: ignore[arg-type]
+            windows_days=tuple(int(w) for w in raw.get("windows_days", (7, 30, 90))),
+            channels=tuple(str(c) for c in raw.get("channels", ())),
+            extra_categoricals=tuple(str(c) for c in raw.get("extra_categoricals", ())),
+            repeat_within_days=float(raw.get("repeat_within_days", 7.0)),
+            agent_prior_weight=float(raw.get("agent_prior_weight", 10.0)),
             scale=ScoreScale(**{k: int(v) for k, v in scale.items()}) if scale else NPS_SCALE,
         )
 

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import pairwise
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -44,9 +44,25 @@ Columns = dict[str, "np.ndarray | pd.Series"]
 T = TypeVar("T")
 
 
+class _ContactCarry(TypedDict):
+    """Partial sums from the contact stream that the open-work features need."""
+
+    total: np.ndarray
+    opened_total: tuple[np.ndarray, np.ndarray]
+    last_agent: pd.Series
+
+
+class _OutcomeCarry(TypedDict):
+    """Partial sums from the outcome stream that the open-work features need."""
+
+    count: np.ndarray
+    opened_total: tuple[np.ndarray, np.ndarray]
+
+
 def _ns(series: pd.Series) -> np.ndarray:
     """UTC timestamps as int64 nanoseconds (NaT -> int64 min; mask with isna())."""
-    return series.dt.as_unit("ns").to_numpy(dtype="datetime64[ns]").view(np.int64)
+    nanoseconds: np.ndarray = series.dt.as_unit("ns").to_numpy(dtype="datetime64[ns]")
+    return nanoseconds.view(np.int64)
 
 
 def _floats(series: pd.Series) -> np.ndarray:
@@ -94,7 +110,8 @@ class _Stream:
         return self.start if w is None else self.lo[w]
 
     def count(self, w: int | None = None) -> np.ndarray:
-        return (self.hi - self._lo(w)).astype(np.float64)
+        counts: np.ndarray = (self.hi - self._lo(w)).astype(np.float64)
+        return counts
 
     def totals(self, ordered: np.ndarray) -> dict[int | None, np.ndarray]:
         """Sums over every window (and all history, key None) from one prefix sum."""
@@ -232,9 +249,7 @@ def _contact_stream(ctx: _Context) -> _Stream:
     return _Stream(ctx.i_codes, ctx.opened, ctx.q_codes, ctx.q_times, ctx.spec.windows_days, ids)
 
 
-def _contact_features(
-    ctx: _Context, contacts: _Stream
-) -> tuple[Columns, dict[str, np.ndarray | pd.Series]]:
+def _contact_features(ctx: _Context, contacts: _Stream) -> tuple[Columns, _ContactCarry]:
     """Volume, recency, repeats, channel mix and the latest contact's attributes, by
     opened_at; plus the partial sums the open-work features need."""
     spec, windows, long = ctx.spec, ctx.spec.windows_days, ctx.spec.long_window
@@ -275,7 +290,7 @@ def _contact_features(
     out["last_contact_response_wait_h"] = np.where(
         has_contact, (waited_until - last_opened) / NS_HOUR, np.nan
     )
-    carry = {
+    carry: _ContactCarry = {
         "total": total,
         "opened_total": contacts.exact_total(opened - ctx.t0),
         "last_agent": _text_at(ctx.interactions, "agent_id", last_row),
@@ -339,7 +354,7 @@ def _outcome_stream(ctx: _Context) -> _Outcomes:
     return _Outcomes(ctx, stream, rows.take(stream.index.order))
 
 
-def _outcome_volume(o: _Outcomes) -> tuple[Columns, dict[str, np.ndarray]]:
+def _outcome_volume(o: _Outcomes) -> tuple[Columns, _OutcomeCarry]:
     """Resolved contacts, first-contact resolution, escalations, transfers, reopens and the
     extra contacts they took; and the partial sums the open-work features need."""
     outcomes, windows = o.stream, o.ctx.spec.windows_days
@@ -586,9 +601,11 @@ def compute_features(
         history, "agent_id", last_agent, ctx.q_times, overall, spec.agent_prior_weight
     )
     out["last_agent_detractor_rate"], out["last_agent_prior_surveys"] = rate, n
+    last_team = out["last_team"]
+    assert isinstance(last_team, pd.Series)  # set by _text_at
     team_rate, _ = _smoothed_rate(
-        history, "team", out["last_team"], ctx.q_times, overall, spec.agent_prior_weight
-    )  # type: ignore[arg-type]
+        history, "team", last_team, ctx.q_times, overall, spec.agent_prior_weight
+    )
     out["last_team_detractor_rate"] = team_rate
 
     catalog = feature_catalog(spec)

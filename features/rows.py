@@ -59,7 +59,8 @@ def learn_spec(
 
 def internal_ids(customers: pd.DataFrame) -> pd.Index:
     flagged = customers["is_internal"].fillna(False).astype(bool)
-    return pd.Index(customers.loc[flagged, "customer_id"])
+    ids: pd.Index = pd.Index(customers.loc[flagged, "customer_id"])
+    return ids
 
 
 def build_training_rows(
@@ -126,7 +127,8 @@ def active_customers(
     gone = seen_ids.isin(internal_ids(customers).astype("str")) | seen_ids.isin(
         churned.astype("str")
     )
-    return seen_ids[~gone].sort_values()
+    kept: pd.Index = seen_ids[~gone].sort_values()
+    return kept
 
 
 def snapshot_as_of(

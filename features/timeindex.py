@@ -48,8 +48,8 @@ class TimeRanks:
             if unit == 1 or np.array_equal(ranks * unit, offsets):
                 return cls(origin=origin, unit=unit, span=span), ranks
         distinct = np.unique(times)
-        ranks = cls(origin=0, unit=1, span=len(distinct) + 1, distinct=distinct)
-        return ranks, ranks.of_events(times)
+        by_position = cls(origin=0, unit=1, span=len(distinct) + 1, distinct=distinct)
+        return by_position, by_position.of_events(times)
 
     def of_events(self, times: np.ndarray) -> np.ndarray:
         if self.distinct is not None:
@@ -64,7 +64,8 @@ class TimeRanks:
         # times are first clipped near the events so the subtraction cannot overflow, and
         # a missing time (NaT, int64 min) has nothing before it
         near = np.clip(times, self.origin - self.unit, self.origin + self.span * self.unit)
-        return np.clip(-((self.origin - near) // self.unit), 0, self.span - 1)
+        before: np.ndarray = np.clip(-((self.origin - near) // self.unit), 0, self.span - 1)
+        return before
 
 
 @dataclass(frozen=True)
@@ -136,7 +137,8 @@ def prefix_sums(sorted_values: np.ndarray) -> np.ndarray:
 
 
 def window_sum(prefix: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    return prefix[hi] - prefix[lo]
+    sums: np.ndarray = prefix[hi] - prefix[lo]
+    return sums
 
 
 def window_extreme(

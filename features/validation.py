@@ -163,17 +163,21 @@ def parse_timestamps(values: pd.Series, fmt: str | None = None) -> pd.Series:
 
 def _to_utc(values: pd.Series, fmt: str | None) -> pd.Series:
     """Parsed at whatever resolution pandas picks; unparseable -> NaT."""
+    utc: pd.Series  # .dt on an untyped Series is Any to the pandas stubs
     if isinstance(values.dtype, pd.DatetimeTZDtype):
-        return values.dt.tz_convert("UTC")
+        utc = values.dt.tz_convert("UTC")
+        return utc
     if pd.api.types.is_datetime64_dtype(values.dtype):
-        return values.dt.tz_localize("UTC")
+        utc = values.dt.tz_localize("UTC")
+        return utc
     return pd.to_datetime(clean_strings(values), format=fmt or "ISO8601", utc=True, errors="coerce")
 
 
 def _in_ns_range(parsed: pd.Series) -> pd.Series:
     """datetime64[ns] covers 1677-2262 only: values outside become NaT instead of overflowing."""
     in_range = (parsed >= _TIME_MIN) & (parsed <= _TIME_MAX)
-    return parsed.where(in_range).dt.as_unit("ns")
+    in_ns: pd.Series = parsed.where(in_range).dt.as_unit("ns")
+    return in_ns
 
 
 def reason_counts(quarantine: pd.DataFrame) -> dict[str, int]:
@@ -392,7 +396,9 @@ def _missing_column(kind: ColumnKind, n: int) -> pd.Series:
     if kind == "str":
         return pd.Series(pd.array(pa.nulls(n, pa.large_string()), dtype="str"))
     if kind == "timestamp":
-        return pd.Series(np.full(n, np.datetime64("NaT", "ns"))).dt.tz_localize("UTC")
+        nat: pd.Series = pd.Series(np.full(n, np.datetime64("NaT", "ns")))
+        missing: pd.Series = nat.dt.tz_localize("UTC")
+        return missing
     return pd.Series(np.full(n, np.nan)).astype(KIND_DTYPES[kind])
 
 

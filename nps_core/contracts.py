@@ -129,7 +129,10 @@ CHANNEL_ALIASES: dict[str, str] = {
     "x": "social",
 }
 
-KIND_DTYPES: dict[str, str] = {
+# The pandas dtype strings each kind is cast to; a Literal so pandas' typed astype/array apply.
+KindDtype = Literal["str", "datetime64[ns, UTC]", "float64", "Int64", "boolean"]
+
+KIND_DTYPES: dict[ColumnKind, KindDtype] = {
     "str": "str",
     "timestamp": "datetime64[ns, UTC]",
     "float": "float64",
@@ -138,7 +141,7 @@ KIND_DTYPES: dict[str, str] = {
 }
 
 
-def dtype_of(contract: TableContract, column: str) -> str:
+def dtype_of(contract: TableContract, column: str) -> KindDtype:
     return KIND_DTYPES[contract.column(column).kind]
 
 
@@ -151,7 +154,7 @@ def conform(frame: pd.DataFrame, contract: TableContract) -> pd.DataFrame:
     missing = [c for c in contract.required if c not in frame.columns]
     if missing:
         raise SchemaError(f"missing required column(s) {missing}", column=missing[0])
-    columns = {}
+    columns: dict[str, pd.Series] = {}
     for col in contract.columns:
         dtype = KIND_DTYPES[col.kind]
         if col.name not in frame.columns:

@@ -44,7 +44,8 @@ class ScoreScale:
     def on_scale(self, scores: pd.Series) -> pd.Series:
         """True where a score is a whole number inside the scale (NaN is off the scale)."""
         values = pd.to_numeric(scores, errors="coerce").astype("float64")
-        return values.between(self.low, self.high) & (np.floor(values) == values)
+        whole: pd.Series = np.floor(values) == values
+        return values.between(self.low, self.high) & whole
 
     def classify(self, scores: pd.Series) -> pd.Series:
         """Segment of each score, as a categorical; off-scale scores become NaN."""
@@ -52,7 +53,7 @@ class ScoreScale:
         labels = np.select(
             [values <= self.detractor_max, values >= self.promoter_min, values.notna()],
             [Segment.DETRACTOR.value, Segment.PROMOTER.value, Segment.PASSIVE.value],
-            default=None,
+            default=None,  # type: ignore[call-overload]  # numpy's stub omits None (an object array)
         )
         out = pd.Series(labels, index=scores.index, dtype="object")
         out[~self.on_scale(scores)] = None

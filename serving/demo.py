@@ -98,7 +98,9 @@ def _ask_the_api(data: Path, outputs: Path) -> int:
 def _day_after(data: Path) -> str:
     import pandas as pd
 
-    last = pd.read_parquet(data / "interactions.parquet", columns=["opened_at"])["opened_at"].max()
+    last: pd.Timestamp = pd.read_parquet(data / "interactions.parquet", columns=["opened_at"])[
+        "opened_at"
+    ].max()
     return (last + pd.Timedelta(days=1)).date().isoformat()
 
 

@@ -22,7 +22,7 @@ import math
 import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import lightgbm as lgb
 import numpy as np
@@ -34,9 +34,9 @@ from nps_core.playbooks import ACTIONS, band_for
 from training.registry import LoadedModel
 
 try:  # LightGBM's own ctypes handle on its library and its error check
-    from lightgbm.basic import _LIB, _safe_call
+    from lightgbm.basic import _LIB, _safe_call  # type: ignore[attr-defined]  # private on purpose
 except ImportError:  # pragma: no cover - depends on the LightGBM release
-    _LIB = _safe_call = None
+    _LIB = _safe_call = None  # type: ignore[assignment]  # FastRowContributions checks for None
 
 log = logging.getLogger("nps_risk.serving")
 SMALL_BATCH = 64
@@ -157,8 +157,11 @@ class ServingModel:
         elif len(matrix) <= SMALL_BATCH:
             contrib = np.array([self.row_contributions(row) for row in matrix])
         else:
-            contrib = self.booster.predict(
-                matrix, num_iteration=self.iterations, pred_contrib=True, num_threads=0
+            contrib = cast(  # dense rows in, dense contributions out
+                np.ndarray,
+                self.booster.predict(
+                    matrix, num_iteration=self.iterations, pred_contrib=True, num_threads=0
+                ),
             )
         raw = 1.0 / (1.0 + np.exp(-contrib.sum(axis=1)))
         return self.model.calibrator_.transform(raw), contrib[:, :-1]
@@ -214,13 +217,17 @@ class PublicRowContributions:
 
     def __call__(self, row: np.ndarray) -> np.ndarray:
         values = _one_row(row, self.n_features)
-        out: np.ndarray = self._booster.predict(
-            values[np.newaxis],
-            num_iteration=self._num_iteration,
-            pred_contrib=True,
-            num_threads=1,
+        out = cast(  # dense rows in, dense contributions out
+            np.ndarray,
+            self._booster.predict(
+                values[np.newaxis],
+                num_iteration=self._num_iteration,
+                pred_contrib=True,
+                num_threads=1,
+            ),
         )
-        return out[0]
+        first: np.ndarray = out[0]
+        return first
 
 
 class FastRowContributions:

@@ -11,7 +11,7 @@ import json
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import lightgbm as lgb
 import numpy as np
@@ -19,7 +19,7 @@ import pandas as pd
 
 from features.catalog import FeatureInfo, feature_family
 from nps_core.errors import ModelNotFoundError, SchemaError
-from training.calibration import Calibrator
+from training.calibration import Calibrator, Method
 
 FORMAT_VERSION = 1
 
@@ -86,7 +86,7 @@ class FeatureEncoder:
         for j, name in enumerate(self.features):
             column = frame[name]
             if name in self.categories_:
-                codes = pd.Index(self.categories_[name]).get_indexer(column.astype("str"))
+                codes = pd.Index(self.categories_[name]).get_indexer(pd.Index(column.astype("str")))
                 out[:, j] = np.where(codes >= 0, codes, np.nan)
             else:
                 out[:, j] = pd.to_numeric(column, errors="coerce").to_numpy(
@@ -128,7 +128,7 @@ class DetractorModel:
         categorical: list[str] | None = None,
         catalog: dict[str, FeatureInfo] | None = None,
         params: LgbmParams | None = None,
-        calibration: str = "auto",
+        calibration: Method = "auto",
     ) -> None:
         self.features = features
         self.categorical = categorical or []
@@ -157,10 +157,13 @@ class DetractorModel:
             valid_sets=[d_valid],
             callbacks=[lgb.early_stopping(self.params.early_stopping_rounds, verbose=False)],
         )
-        raw_valid = self.booster_.predict(
-            self.encoder_.transform(valid), num_iteration=self.booster_.best_iteration
+        raw_valid = cast(  # dense rows in, dense scores out
+            np.ndarray,
+            self.booster_.predict(
+                self.encoder_.transform(valid), num_iteration=self.booster_.best_iteration
+            ),
         )
-        self.calibrator_ = Calibrator(self.calibration).fit(raw_valid, y_valid)  # type: ignore[arg-type]
+        self.calibrator_ = Calibrator(self.calibration).fit(raw_valid, y_valid)
         calibrated = self.calibrator_.transform(raw_valid)
         self.bands_ = {
             "high": float(np.quantile(calibrated, 0.90)),
@@ -177,7 +180,10 @@ class DetractorModel:
 
     def raw_scores(self, matrix: np.ndarray) -> np.ndarray:
         self._check()
-        return self.booster_.predict(matrix, num_iteration=self.booster_.best_iteration or None)
+        return cast(  # dense rows in, dense scores out
+            np.ndarray,
+            self.booster_.predict(matrix, num_iteration=self.booster_.best_iteration or None),
+        )
 
     def predict_matrix(self, matrix: np.ndarray) -> np.ndarray:
         raw = self.raw_scores(matrix)
@@ -190,9 +196,13 @@ class DetractorModel:
     def contributions(self, matrix: np.ndarray) -> np.ndarray:
         """SHAP values in log-odds, one column per feature (the bias column dropped)."""
         self._check()
-        return self.booster_.predict(
-            matrix, num_iteration=self.booster_.best_iteration or None, pred_contrib=True
-        )[:, :-1]
+        contrib = cast(  # dense rows in, dense contributions out
+            np.ndarray,
+            self.booster_.predict(
+                matrix, num_iteration=self.booster_.best_iteration or None, pred_contrib=True
+            ),
+        )
+        return contrib[:, :-1]
 
     def _families(self) -> list[str]:
         """Feature families, computed once per feature list (not on every request)."""

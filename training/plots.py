@@ -181,8 +181,8 @@ def _drivers(result: TrainResult) -> Figure:
     ax.barh(positions, values, color=COLOURS["lightgbm"], height=0.72)
     ax.set_yticks(positions, labels, fontsize=9)
     for pos, value, feature in zip(positions, values, top["feature"], strict=True):
-        ax.text(value, pos, f" {value:.3f}", va="bottom", fontsize=8)
-        ax.text(value, pos, f" {feature}", va="top", fontsize=7, color="#666666")
+        ax.text(value, float(pos), f" {value:.3f}", va="bottom", fontsize=8)
+        ax.text(value, float(pos), f" {feature}", va="top", fontsize=7, color="#666666")
     ax.set(xlim=(0, float(values.max()) * 1.35 if values.max() > 0 else 1))
     ax.set(ylim=(-0.6, len(top) - 0.4))
     ax.set_xlabel("mean |SHAP| on the test period (log-odds); feature name under each value")

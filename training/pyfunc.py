@@ -6,12 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import mlflow.pyfunc
 import numpy as np
 import pandas as pd
+from mlflow.pyfunc.model import PythonModel  # mypy sees mlflow.pyfunc as a LazyLoader
 
 
-class DetractorPyfunc(mlflow.pyfunc.PythonModel):
+class DetractorPyfunc(PythonModel):
     def load_context(self, context: Any) -> None:
         from training.model import DetractorModel
 

@@ -4,6 +4,7 @@ stratified at random only for a bring-your-own table that has no time column."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -41,14 +42,15 @@ def split_by_time(
     min_rows: int = 20,
 ) -> Split:
     """Boundaries are timestamps, so rows at the same instant never straddle two sets."""
-    t = pd.to_datetime(times, utc=True).reset_index(drop=True)
+    t: pd.Series = pd.to_datetime(times, utc=True).reset_index(drop=True)
+    # a quantile of timestamps is a timestamp (the pandas stubs type it for numbers only)
     if test_from is None:
-        test_from = t.quantile(1 - test_share)
+        test_from = cast(pd.Timestamp, t.quantile(1 - test_share))
     before = t[t < test_from]
     if before.empty:
         raise NpsRiskError(f"nothing to train on before the test period starting {test_from}")
     # validation: the newest rows before the test period, the same share of them either way
-    valid_from = before.quantile(1 - valid_share / (1 - test_share))
+    valid_from = cast(pd.Timestamp, before.quantile(1 - valid_share / (1 - test_share)))
     positions = np.arange(len(t))
     split = Split(
         train=positions[(t < valid_from).to_numpy()],

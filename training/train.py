@@ -107,8 +107,8 @@ def fit_and_evaluate(
             "feature": features,
             "mean_abs_shap": shap,
             "description": [
-                (catalog or {}).get(f).description if f in (catalog or {}) else f for f in features
-            ],  # type: ignore[union-attr]
+                (catalog or {})[f].description if f in (catalog or {}) else f for f in features
+            ],
         }
     ).sort_values("mean_abs_shap", ascending=False, ignore_index=True)
     keep = [

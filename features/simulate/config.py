@@ -48,7 +48,7 @@ def _start_ns(start: str) -> int:
         stamp = pd.Timestamp(start)
     except (ValueError, TypeError) as exc:
         raise ConfigError(f"start must be a date like '2026-01-01', got {start!r}") from exc
-    if stamp is pd.NaT:
+    if stamp is pd.NaT:  # type: ignore[comparison-overlap]  # the stubs miss Timestamp("NaT")
         raise ConfigError(f"start must be a date like '2026-01-01', got {start!r}")
     stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
     return int(stamp.as_unit("ns").value)

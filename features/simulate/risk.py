@@ -166,4 +166,5 @@ class _EventStream:
         """Number of the customer's events with time < t."""
         hi = np.searchsorted(self.keys, c.astype(np.int64) * self.span + t, side="left")
         lo = np.searchsorted(self.keys, c.astype(np.int64) * self.span, side="left")
-        return hi - lo
+        counts: np.ndarray = hi - lo
+        return counts

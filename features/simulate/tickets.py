@@ -109,7 +109,8 @@ def _draw_open_times(rng: np.random.Generator, active_from: np.ndarray, end: int
     )
     shifted = plain // _DAY * _DAY + tod
     fits = (shifted >= active_from) & (shifted < end)
-    return np.where(fits, shifted, plain)
+    times: np.ndarray = np.where(fits, shifted, plain)
+    return times
 
 
 def _draw_contacts(

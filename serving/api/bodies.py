@@ -68,6 +68,7 @@ def document_bodies(app: FastAPI, *models: type[BaseModel]) -> None:
                 doc = model.model_json_schema(ref_template="#/components/schemas/{model}")
                 components.update(doc.pop("$defs", {}))
                 components[model.__name__] = doc
+        assert app.openapi_schema is not None  # generate() stored it
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Hashable, Mapping
 from typing import Any
 
 import pandas as pd
@@ -13,9 +14,9 @@ SURVEY_FIELDS = ["response_id", "responded_at", "score", "interaction_id", "chan
 ATTRIBUTE_FIELDS = ["segment", "plan", "region", "signup_at"]
 
 
-def json_record(row: dict[str, Any]) -> dict[str, Any]:
+def json_record(row: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
     """Drop missing values; timestamps to ISO 8601; numpy scalars to Python."""
-    out = {}
+    out: dict[Hashable, Any] = {}
     for key, value in row.items():
         if value is None or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
             continue

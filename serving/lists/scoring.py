@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -62,12 +62,12 @@ class ScoreReport:
         return "\n".join(lines)
 
 
-def _advance(bar: tqdm, stage: str) -> None:
+def _advance(bar: tqdm[Any], stage: str) -> None:
     bar.set_postfix_str(stage)
     bar.update(1)
 
 
-def _write_atomic(path: Path, write: Callable[[Path], None]) -> None:
+def _write_atomic(path: Path, write: Callable[[Path], object]) -> None:
     tmp = path.with_name(path.name + ".tmp")
     write(tmp)
     os.replace(tmp, path)
@@ -163,7 +163,7 @@ def score_day(
             "treatment",
         ),
     )
-    left_out = why.value_counts().to_dict()
+    left_out = cast("dict[str, int]", why.value_counts().to_dict())  # reasons are text
     left_out["internal or test accounts"] = len(internal)
     beyond = int((ranked["grp"].eq("treatment") & ~ranked["flagged"]).sum())
     left_out[f"beyond today's capacity of {policy.capacity}"] = beyond

@@ -305,7 +305,9 @@ def read_table(store: Store, table: Table, **equal: Any) -> pd.DataFrame:
 def record_outreach(store: Store, record: dict[str, Any]) -> int:
     with store.transaction() as conn:
         result = conn.execute(insert(outreach).values(**record, recorded_at=datetime.now(UTC)))
-        return int(result.inserted_primary_key[0])
+        key = result.inserted_primary_key
+        assert key is not None  # one row inserted
+        return int(key[0])
 
 
 def runs_for(store: Store, list_date: date) -> list[dict[str, Any]]:

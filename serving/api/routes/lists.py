@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request, status
 from starlette.concurrency import run_in_threadpool
@@ -52,7 +52,8 @@ async def risk_list(
     list_date, frame = await run_in_threadpool(
         read_list, current_store(request), date, band=band, team=team, limit=limit
     )
-    entries = [_entry(r) for r in frame.to_dict("records")]
+    records = cast("list[dict[str, Any]]", frame.to_dict("records"))  # columns are text
+    entries = [_entry(r) for r in records]
     return RiskListOut(
         list_date=None if list_date is None else str(list_date), count=len(entries), entries=entries
     )

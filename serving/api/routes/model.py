@@ -23,7 +23,7 @@ async def model_info(request: Request, _key: ApiKey) -> ModelInfo:
         name=model.loaded.name,
         version=model.version,
         alias=model.loaded.alias,
-        source=model.loaded.source,  # type: ignore[arg-type]
+        source=model.loaded.source,
         trained_at=meta.get("trained_at"),
         test_metrics={k: float(v) for k, v in (meta.get("test_metrics") or {}).items()},
         bands=model.bands,

@@ -74,6 +74,6 @@ async def predict(request: Request) -> Response:
                 action=s.action,
             )
             for s in scored
-        ],  # type: ignore[arg-type]
+        ],
     )
     return json_response(answer)
