@@ -12,7 +12,7 @@ import json
 import math
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -162,7 +162,8 @@ def _groups(by_group: Mapping[str, pd.DataFrame]) -> list[dict[str, Any]]:
     tables = []
     for group, frame in by_group.items():
         rows, classes = [], []
-        for r in frame.to_dict("records"):
+        for record in frame.to_dict("records"):
+            r = {str(key): value for key, value in record.items()}
             k = _row_k(r)
             low = bool(r.get("low_sample", False))
             rows.append(
@@ -280,7 +281,7 @@ def _best(values: list[float], higher_is_better: bool | None) -> int | None:
 def _row_k(row: Mapping[str, object]) -> int | None:
     """A group's own k (its share of the daily capacity)."""
     k = row.get("k")
-    return None if k is None or missing(k) else int(k)  # type: ignore[arg-type]
+    return None if k is None or missing(k) else int(cast(float, k))
 
 
 def _plain(value: object) -> str:
