@@ -1,6 +1,11 @@
 """The `nps-risk` command line: parses arguments and hands over to the package that owns the job.
 
 Domain errors end as one readable line on stderr and exit code 2, never a traceback.
+
+Every ``--data`` command prints what the load read, kept and quarantined, per table, and
+writes the quarantined rows beside its outputs: ``<output>-quarantine.csv`` beside an
+output file that shares its folder with other runs' (features' ``--out``, a day's list, a
+model's report), plain ``quarantine.csv`` in a folder of one run's outputs (nps, impact).
 """
 
 from __future__ import annotations
@@ -9,9 +14,13 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from nps_core.errors import NpsRiskError
 from nps_core.industry import INDUSTRIES
+
+if TYPE_CHECKING:
+    from features.dataset import Dataset, LoadReport
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -39,13 +48,29 @@ def _cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _load(data: Path, quarantine_file: Path) -> Dataset:
+    """Load a data DIR, write its quarantine, print what was read, kept and set aside."""
+    from features.dataset import load_dataset, write_quarantine
+    from nps_core.config import get_settings
+
+    dataset = load_dataset(data, workers=get_settings().threads)
+    write_quarantine(quarantine_file, dataset.quarantine)
+    _print_load(dataset.report, quarantine_file)
+    return dataset
+
+
+def _print_load(report: LoadReport | None, quarantine_file: Path | None) -> None:
+    if report is not None:
+        print(report.summary(quarantine_file), flush=True)
+
+
 def _cmd_features(args: argparse.Namespace) -> int:
-    from features.dataset import load_dataset
+    from features.dataset import quarantine_beside
     from features.rows import as_of_timestamp, build_training_rows, learn_spec, snapshot_as_of
     from nps_core.config import get_settings
 
     threads = get_settings().threads
-    dataset = load_dataset(args.data, workers=threads)
+    dataset = _load(args.data, quarantine_beside(args.out))
     spec = learn_spec(dataset.interactions, dataset.scale)
     if args.as_of:
         as_of = as_of_timestamp(args.as_of)
@@ -69,8 +94,6 @@ def _cmd_features(args: argparse.Namespace) -> int:
     else:
         frame.to_parquet(args.out, index=False)
     print(f"{what}, {frame.shape[1]} columns -> {args.out}")
-    if len(dataset.quarantine):
-        print(f"{len(dataset.quarantine):,} bad rows were set aside while loading {args.data}")
     return 0
 
 
@@ -94,6 +117,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         outcome = train_from_data(settings, args.data, test_from=args.test_from, k=args.k)
     else:
         raise NpsRiskError("train needs --data DIR or --table FILE")
+    _print_load(outcome.load, outcome.quarantine_file)
     m = outcome.metrics_json
     t, lr, rule = m["test"], m["baselines"]["logistic"], m["baselines"]["one_rule"]
     print(
@@ -174,6 +198,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
         control_share=settings.control_share if args.control_share is None else args.control_share,
     )
     report = score_day(settings, args.data, args.as_of, policy=policy, progress=not args.quiet)
+    _print_load(report.load, report.files.get("quarantined rows"))
     print(report.summary())
     return 0
 
@@ -181,12 +206,12 @@ def _cmd_score(args: argparse.Namespace) -> int:
 def _cmd_impact(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from features.dataset import load_dataset
+    from features.dataset import QUARANTINE_FILE
     from nps_core.config import get_settings
     from serving.lists.impact import describe, estimate_impact
     from serving.lists.store import open_store
 
-    dataset = load_dataset(args.data, workers=get_settings().threads)
+    dataset = _load(args.data, get_settings().outputs_path / "impact" / QUARANTINE_FILE)
     store = open_store(get_settings().store_url)
     result = estimate_impact(
         store,
@@ -201,15 +226,14 @@ def _cmd_impact(args: argparse.Namespace) -> int:
 
 
 def _cmd_nps(args: argparse.Namespace) -> int:
-    from features.dataset import load_dataset
+    from features.dataset import QUARANTINE_FILE
     from nps_core.config import get_settings
     from serving.analytics.nps import describe, nps_tables, plot_trend
 
-    data = load_dataset(args.data, workers=get_settings().threads)
+    out = get_settings().outputs_path / "nps"
+    data = _load(args.data, out / QUARANTINE_FILE)
     tables = nps_tables(data, args.by, args.freq)
     print(describe(data, tables, args.industry))
-    out = get_settings().outputs_path / "nps"
-    out.mkdir(parents=True, exist_ok=True)
     for name, frame in tables.items():
         frame.to_csv(out / f"nps_by_{name}.csv", index=False)
     print(f"trend plot: {plot_trend(tables['period'], out / 'nps_trend.png')}; tables in {out}")
