@@ -146,12 +146,12 @@ def input_file(text: str) -> Path:
 
 
 def table_file(text: str) -> Path:
-    from features.readers import CSV_SUFFIXES, PARQUET_SUFFIXES
+    from features.readers import unsupported_type
 
     path = input_file(text)
-    if path.suffix.lower() not in CSV_SUFFIXES + PARQUET_SUFFIXES:
-        suffixes = ", ".join(CSV_SUFFIXES + PARQUET_SUFFIXES)
-        raise _bad(text, f"is not a CSV or Parquet file (expected {suffixes})")
+    problem = unsupported_type(path)
+    if problem:
+        raise _bad(text, problem)
     return path
 
 

@@ -9,6 +9,7 @@ the work are checked at the end.
 
 from __future__ import annotations
 
+import gzip
 import os
 import subprocess
 import sys
@@ -53,6 +54,8 @@ def paths(tmp_path: Path) -> dict[str, str]:
     (tmp_path / "notes.txt").write_text("not a data DIR\n")
     (tmp_path / "book.xlsx").write_bytes(b"PK\x03\x04")
     (tmp_path / "table.csv").write_text("id,label,x\na,yes,1\n")
+    (tmp_path / "table.csv.gz").write_bytes(gzip.compress(b"id,label,x\na,yes,1\n"))
+    (tmp_path / "table.parquet.gz").write_bytes(gzip.compress(b"PAR1"))
     (tmp_path / "map.toml").write_text("")
     return {
         "data": str(data),
@@ -62,6 +65,8 @@ def paths(tmp_path: Path) -> dict[str, str]:
         "file": str(tmp_path / "notes.txt"),
         "xlsx": str(tmp_path / "book.xlsx"),
         "table": str(tmp_path / "table.csv"),
+        "gzipped": str(tmp_path / "table.csv.gz"),
+        "gzparquet": str(tmp_path / "table.parquet.gz"),
         "mapping": str(tmp_path / "map.toml"),
         "missing": str(tmp_path / "missing"),
         "blocked": str(tmp_path / "notes.txt" / "sub"),  # its parent is a file
@@ -205,6 +210,7 @@ CATALOGUE = [
         ("--table {missing}.csv --label label --id id", "--table", "{missing}.csv"),
         ("--table {dir} --label label --id id", "--table", "{dir}"),
         ("--table {xlsx} --label label --id id", "--table", "{xlsx}"),
+        ("--table {gzparquet} --label label --id id", "--table", "{gzparquet}"),
         ("", "--data", None),
         ("--data {data} --table {table} --label label --id id", "--table", None),
         ("--table {table} --id id", "--label", None),
@@ -295,6 +301,8 @@ def test_good_arguments_reach_the_handler_converted(paths, home, tripwires, monk
     (args,) = seen
     assert (args.date_from.isoformat(), args.date_to.isoformat()) == ("2026-01-01", "2026-01-31")
     assert (args.data, args.window_days) == (Path(paths["data"]), 30)
+    argv = "import {gzipped} --mapping {mapping} --out {new} --debug"
+    assert cli.main(_fill(argv, paths)) == 0 and tripwires == ["_cmd_import"]
 
 
 # --- through a real process: nothing but the one line reaches the terminal ---------------
