@@ -8,6 +8,7 @@ every later command reading the DIR knows, say, that it holds CSAT 1-5 answers.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +22,8 @@ from nps_core.scale import NPS_SCALE, SCALE_KEYS, ScoreScale
 
 TABLES = ("interactions", "surveys", "customers")
 DATASET_FILE = "dataset.json"
+TABLE_SUFFIXES = (".parquet", ".csv")
+QUARANTINE_FILE = "quarantine.csv"
 
 
 @dataclass(frozen=True)
@@ -31,14 +34,64 @@ class LoadReport:
     files: dict[str, str] = field(default_factory=dict)
     tables: dict[str, TableReport] = field(default_factory=dict)
 
-    def summary(self) -> str:
+    def summary(self, quarantine_file: Path | None = None) -> str:
+        """The lines every ``--data`` command prints, naming where the quarantine went."""
         lines = [f"loaded {self.data_dir}"]
-        for name in TABLES:
-            if name in self.tables:
-                lines.append(f"  {name}: {self.tables[name].summary()} ({self.files[name]})")
-            else:
-                lines.append(f"  {name}: no file (empty table)")
+        lines += describe_tables(self.tables, files=self.files, quarantine_file=quarantine_file)
         return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "data_dir": self.data_dir,
+            "files": dict(self.files),
+            "tables": {name: report.to_dict() for name, report in self.tables.items()},
+        }
+
+    def metrics(self) -> dict[str, int]:
+        """Flat counts per table (``load_rows_read_interactions``, ...), e.g. for MLflow."""
+        counts = {}
+        for name, report in self.tables.items():
+            counts[f"load_rows_read_{name}"] = report.rows_read
+            counts[f"load_rows_kept_{name}"] = report.kept
+            counts[f"load_rows_quarantined_{name}"] = report.quarantined
+            counts[f"load_problems_{name}"] = report.problems
+        return counts
+
+
+def describe_tables(
+    tables: Mapping[str, TableReport],
+    *,
+    files: Mapping[str, str] | None = None,
+    absent: str = "no file (empty table)",
+    quarantine_file: Path | None = None,
+) -> list[str]:
+    """Per table: rows read = kept + quarantined, then the rows set aside by reason.
+
+    The one formatter of validation counts, for ``import`` and every ``--data`` command.
+    Problems are named beside rows only where they differ (a row can have several).
+    """
+    lines = []
+    for name in TABLES:
+        report = tables.get(name)
+        if report is None:
+            lines.append(f"  {name}: {absent}")
+            continue
+        problems = (
+            f" ({report.problems:,} problems)" if report.problems != report.quarantined else ""
+        )
+        where = f" ({files[name]})" if files and name in files else ""
+        lines.append(
+            f"  {name}: {report.rows_read:,} rows read, {report.kept:,} kept, "
+            f"{report.quarantined:,} quarantined{problems}{where}"
+        )
+        for reason, count in sorted(report.reasons.items(), key=lambda kv: (-kv[1], kv[0])):
+            lines.append(f"    - {reason} ({count:,} {'row' if count == 1 else 'rows'})")
+    quarantined = sum(report.quarantined for report in tables.values())
+    if quarantined and quarantine_file is not None:
+        lines.append(f"  quarantined rows, one line per problem -> {quarantine_file}")
+    elif not quarantined:
+        lines.append("  nothing quarantined")
+    return lines
 
 
 @dataclass(frozen=True)
@@ -132,15 +185,42 @@ def load_dataset(data_dir: Path, *, workers: int = 1) -> Dataset:
 
 def table_path(data_dir: Path, name: str) -> Path | None:
     """DIR/<name>.parquet, else DIR/<name>.csv; None for a missing optional table."""
-    for suffix in (".parquet", ".csv"):
-        path = Path(data_dir) / f"{name}{suffix}"
-        if path.exists():
-            return path
-    if name in REQUIRED_TABLES:
+    path = _find_table(Path(data_dir), name)
+    if path is None and name in REQUIRED_TABLES:
         raise FileNotFoundError(
             f"data directory {data_dir} has no {name} table: "
             f"expected {Path(data_dir) / f'{name}.parquet'} or {name}.csv"
         )
+    return path
+
+
+def missing_tables(data_dir: Path) -> list[str]:
+    """The required tables DIR lacks (cheap: looks for the files, reads nothing)."""
+    return [name for name in REQUIRED_TABLES if _find_table(Path(data_dir), name) is None]
+
+
+def write_quarantine(path: Path, quarantine: pd.DataFrame) -> Path:
+    """The quarantined rows as CSV, one line per problem; written even when empty, so an
+    older run's file never passes for this one's."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    quarantine.to_csv(path, index=False)
+    return path
+
+
+def quarantine_beside(output: Path) -> Path:
+    """Where a command writing OUTPUT puts its quarantine: ``<output stem>-quarantine.csv``.
+
+    For outputs that share a folder with other runs' (a day's list, a model's report); a
+    folder holding one run's outputs takes plain ``quarantine.csv`` (QUARANTINE_FILE).
+    """
+    return output.with_name(f"{output.stem}-{QUARANTINE_FILE}")
+
+
+def _find_table(data_dir: Path, name: str) -> Path | None:
+    for suffix in TABLE_SUFFIXES:
+        path = data_dir / f"{name}{suffix}"
+        if path.exists():
+            return path
     return None
 
 

@@ -12,7 +12,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from features.dataset import TABLES, save_scale, write_tables
+from features.dataset import (
+    QUARANTINE_FILE,
+    TABLES,
+    describe_tables,
+    save_scale,
+    write_quarantine,
+    write_tables,
+)
 from features.mapping import ROW_COLUMN, Mapping, apply_mapping, load_mapping, timestamp_adjuster
 from features.readers import read_raw
 from features.validation import (
@@ -25,7 +32,6 @@ from features.validation import (
 from nps_core.contracts import CONTRACTS
 from nps_core.scale import ScoreScale
 
-QUARANTINE_FILE = "quarantine.csv"
 REPORT_FILE = "import_report.json"
 
 
@@ -54,26 +60,14 @@ class ImportReport:
         """A few lines for the command line."""
         s = self.scale
         lines = [f"imported {self.source} -> {self.out_dir} (mapping {self.mapping})"]
-        for name in TABLES:
-            report = self.tables.get(name)
-            lines.append(
-                f"  {name}: {report.summary()}"
-                if report
-                else f"  {name}: not in the mapping (empty table written)"
-            )
+        lines += describe_tables(
+            self.tables,
+            absent="not in the mapping (empty table written)",
+            quarantine_file=Path(self.out_dir) / QUARANTINE_FILE,
+        )
         lines.append(
             f"  scale {s.low}-{s.high}: Detractor <= {s.detractor_max}, Promoter >= {s.promoter_min}"
         )
-        reasons: dict[str, int] = {}
-        for name, report in self.tables.items():
-            for reason, count in report.reasons.items():
-                reasons[f"{name}.{reason}"] = count
-        if reasons:
-            top = sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))[:3]
-            lines.append(
-                f"  {self.quarantine_problems} problems in {Path(self.out_dir) / QUARANTINE_FILE}; most "
-                "common: " + "; ".join(f"{reason} ({count})" for reason, count in top)
-            )
         return "\n".join(lines)
 
 
@@ -112,7 +106,7 @@ def import_export(source: Path, mapping_path: Path, out_dir: Path) -> ImportRepo
         [empty_quarantine()] + [results[n].quarantine for n in TABLES if n in results],
         ignore_index=True,
     )
-    quarantine.to_csv(out_dir / QUARANTINE_FILE, index=False)
+    write_quarantine(out_dir / QUARANTINE_FILE, quarantine)
     save_scale(out_dir, mapping.scale)
     report = ImportReport(
         source=str(source),

@@ -38,22 +38,38 @@ def read_raw(
         raise FileNotFoundError(f"file {path} does not exist")
     if not path.is_file():
         raise _file_error(path, f"file {path} is not a regular file")
-    suffix = path.suffix.lower()
-    compressed = suffix == ".gz"
-    if compressed:
-        suffix = Path(path.stem).suffix.lower()
-    if suffix in PARQUET_SUFFIXES and not compressed:
+    problem = unsupported_type(path)
+    if problem:
+        raise _file_error(path, f"file {path} {problem}")
+    suffix, compressed = _suffix(path)
+    if suffix in PARQUET_SUFFIXES:
         return _read_parquet(path)
-    if suffix in CSV_SUFFIXES:
-        sep = delimiter or ("\t" if suffix == ".tsv" else ",")
-        return _read_csv(path, sep, encoding, compressed=compressed)
-    shown = "".join(path.suffixes[-2:]) if compressed else path.suffix
-    raise _file_error(
-        path,
-        f"file {path} has an unsupported type '{shown}' "
+    sep = delimiter or ("\t" if suffix == ".tsv" else ",")
+    return _read_csv(path, sep, encoding, compressed=compressed)
+
+
+def unsupported_type(path: Path) -> str | None:
+    """Why read_raw cannot read PATH, judged by its name alone; None when it can.
+
+    Cheap (reads nothing), so a command can refuse a wrong file before any work.
+    """
+    suffix, compressed = _suffix(Path(path))
+    if suffix in CSV_SUFFIXES or (suffix in PARQUET_SUFFIXES and not compressed):
+        return None
+    shown = "".join(Path(path).suffixes[-2:]) if compressed else Path(path).suffix
+    return (
+        f"has an unsupported type '{shown}' "
         f"(expected one of {', '.join(CSV_SUFFIXES + PARQUET_SUFFIXES)}, a CSV may be "
-        f"gzip-compressed: .csv.gz)",
+        f"gzip-compressed: .csv.gz)"
     )
+
+
+def _suffix(path: Path) -> tuple[str, bool]:
+    """The suffix that says how to read PATH (a .gz looked through), and whether it is gzipped."""
+    suffix = path.suffix.lower()
+    if suffix == ".gz":
+        return Path(path.stem).suffix.lower(), True
+    return suffix, False
 
 
 def _read_parquet(path: Path) -> pd.DataFrame:

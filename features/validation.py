@@ -69,23 +69,29 @@ _Problem = tuple[np.ndarray, str, "str | np.ndarray"]
 
 @dataclass(frozen=True)
 class TableReport:
-    """Counts for one table: rows read = kept + quarantined; problems counted by reason."""
+    """Counts for one table: rows read = kept + quarantined rows; problems counted by reason.
+
+    A quarantined row may have several problems, so ``problems`` can exceed ``quarantined``;
+    a row has each reason at most once, so a reason's count is also the rows that have it.
+    """
 
     rows_read: int
     kept: int
     quarantined: int
     reasons: dict[str, int]
 
+    @property
+    def problems(self) -> int:
+        return sum(self.reasons.values())
+
     def to_dict(self) -> dict[str, object]:
         return {
             "rows_read": self.rows_read,
             "kept": self.kept,
             "quarantined": self.quarantined,
+            "problems": self.problems,
             "reasons": dict(self.reasons),
         }
-
-    def summary(self) -> str:
-        return f"{self.rows_read} read, {self.kept} kept, {self.quarantined} quarantined"
 
 
 @dataclass(frozen=True)

@@ -1,26 +1,68 @@
 """The `nps-risk` command line: parses arguments and hands over to the package that owns the job.
 
-Domain errors end as one readable line on stderr and exit code 2, never a traceback.
+Never a traceback for something the user can fix: a bad argument (checked while parsing,
+before any data is read or any store opened), a domain error or an unreadable file ends
+as one line on stderr and exit code 2. An unexpected error ends as one line naming the
+log that holds its traceback, exit code 1; ``--debug`` (or NPS_RISK_DEBUG=1) shows the
+traceback instead.
+
+Every ``--data`` command prints what the load read, kept and quarantined, per table, and
+writes the quarantined rows beside its outputs: ``<output>-quarantine.csv`` beside an
+output file that shares its folder with other runs' (features' ``--out``, a day's list, a
+model's report), plain ``quarantine.csv`` in a folder of one run's outputs (nps, impact).
+
+Over 400 lines: one handler and one block of arguments per command, which read best side
+by side; the argument types themselves live in ``serving.arguments``.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from nps_core.errors import NpsRiskError
 from nps_core.industry import INDUSTRIES
+from serving.arguments import (
+    BAD_INPUT,
+    OneLineParser,
+    data_dir,
+    fraction,
+    input_file,
+    iso_date,
+    iso_moment,
+    one_line,
+    out_dir,
+    out_file,
+    period,
+    port,
+    positive_int,
+    seed,
+    table_file,
+    table_out,
+)
+
+if TYPE_CHECKING:
+    from features.dataset import Dataset, LoadReport
 
 Handler = Callable[[argparse.Namespace], int]
+Check = Callable[[argparse.Namespace], str | None]
+
+CRASH = 1  # a bug: one line naming the log with the traceback
+INTERRUPTED = 130
+DEBUG_ENV = "NPS_RISK_DEBUG"
+LOG_FILE = "nps-risk.log"
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
     from features.simulate import SimulationConfig, simulate, write_simulation
 
     config = SimulationConfig(
-        customers=args.customers, days=args.days, seed=args.seed, start=args.start
+        customers=args.customers, days=args.days, seed=args.seed, start=args.start.isoformat()
     )
     sim = simulate(config)
     write_simulation(sim, args.out)
@@ -39,13 +81,29 @@ def _cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _load(data: Path, quarantine_file: Path) -> Dataset:
+    """Load a data DIR, write its quarantine, print what was read, kept and set aside."""
+    from features.dataset import load_dataset, write_quarantine
+    from nps_core.config import get_settings
+
+    dataset = load_dataset(data, workers=get_settings().threads)
+    write_quarantine(quarantine_file, dataset.quarantine)
+    _print_load(dataset.report, quarantine_file)
+    return dataset
+
+
+def _print_load(report: LoadReport | None, quarantine_file: Path | None) -> None:
+    if report is not None:
+        print(report.summary(quarantine_file), flush=True)
+
+
 def _cmd_features(args: argparse.Namespace) -> int:
-    from features.dataset import load_dataset
+    from features.dataset import quarantine_beside
     from features.rows import as_of_timestamp, build_training_rows, learn_spec, snapshot_as_of
     from nps_core.config import get_settings
 
     threads = get_settings().threads
-    dataset = load_dataset(args.data, workers=threads)
+    dataset = _load(args.data, quarantine_beside(args.out))
     spec = learn_spec(dataset.interactions, dataset.scale)
     if args.as_of:
         as_of = as_of_timestamp(args.as_of)
@@ -69,8 +127,6 @@ def _cmd_features(args: argparse.Namespace) -> int:
     else:
         frame.to_parquet(args.out, index=False)
     print(f"{what}, {frame.shape[1]} columns -> {args.out}")
-    if len(dataset.quarantine):
-        print(f"{len(dataset.quarantine):,} bad rows were set aside while loading {args.data}")
     return 0
 
 
@@ -80,8 +136,6 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     settings = get_settings()
     if args.table:
-        if not args.label or not args.id:
-            raise NpsRiskError("--table needs --label COLUMN and --id COLUMN")
         outcome = train_from_table(
             settings,
             args.table,
@@ -90,10 +144,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
             time_column=args.time,
             k=args.k,
         )
-    elif args.data:
-        outcome = train_from_data(settings, args.data, test_from=args.test_from, k=args.k)
     else:
-        raise NpsRiskError("train needs --data DIR or --table FILE")
+        outcome = train_from_data(settings, args.data, test_from=args.test_from, k=args.k)
+    _print_load(outcome.load, outcome.quarantine_file)
     m = outcome.metrics_json
     t, lr, rule = m["test"], m["baselines"]["logistic"], m["baselines"]["one_rule"]
     print(
@@ -174,26 +227,25 @@ def _cmd_score(args: argparse.Namespace) -> int:
         control_share=settings.control_share if args.control_share is None else args.control_share,
     )
     report = score_day(settings, args.data, args.as_of, policy=policy, progress=not args.quiet)
+    _print_load(report.load, report.files.get("quarantined rows"))
     print(report.summary())
     return 0
 
 
 def _cmd_impact(args: argparse.Namespace) -> int:
-    import pandas as pd
-
-    from features.dataset import load_dataset
+    from features.dataset import QUARANTINE_FILE
     from nps_core.config import get_settings
     from serving.lists.impact import describe, estimate_impact
     from serving.lists.store import open_store
 
-    dataset = load_dataset(args.data, workers=get_settings().threads)
+    dataset = _load(args.data, get_settings().outputs_path / "impact" / QUARANTINE_FILE)
     store = open_store(get_settings().store_url)
     result = estimate_impact(
         store,
         dataset.surveys,
         dataset.scale,
-        pd.Timestamp(args.date_from).date(),
-        pd.Timestamp(args.date_to).date(),
+        args.date_from,
+        args.date_to,
         window_days=args.window_days,
     )
     print(describe(result))
@@ -201,145 +253,278 @@ def _cmd_impact(args: argparse.Namespace) -> int:
 
 
 def _cmd_nps(args: argparse.Namespace) -> int:
-    from features.dataset import load_dataset
+    from features.dataset import QUARANTINE_FILE
     from nps_core.config import get_settings
     from serving.analytics.nps import describe, nps_tables, plot_trend
 
-    data = load_dataset(args.data, workers=get_settings().threads)
+    out = get_settings().outputs_path / "nps"
+    data = _load(args.data, out / QUARANTINE_FILE)
     tables = nps_tables(data, args.by, args.freq)
     print(describe(data, tables, args.industry))
-    out = get_settings().outputs_path / "nps"
-    out.mkdir(parents=True, exist_ok=True)
     for name, frame in tables.items():
         frame.to_csv(out / f"nps_by_{name}.csv", index=False)
     print(f"trend plot: {plot_trend(tables['period'], out / 'nps_trend.png')}; tables in {out}")
     return 0
 
 
+def _check_train(args: argparse.Namespace) -> str | None:
+    if bool(args.data) == bool(args.table):
+        return "give either --data DIR or --table FILE" + (" (not both)" if args.data else "")
+    if args.table and not (args.label and args.id):
+        return "--table needs --label COLUMN and --id COLUMN"
+    if args.data:
+        given = [flag for flag in ("label", "id", "time") if getattr(args, flag)]
+        if given:
+            return f"--{given[0]} applies to --table only, not to --data"
+    elif args.test_from:
+        return "--test-from applies to --data only (with --table, --time decides the split)"
+    return None
+
+
+def _check_impact(args: argparse.Namespace) -> str | None:
+    if args.date_to < args.date_from:
+        return f"--to {args.date_to.isoformat()!r} is before --from {args.date_from.isoformat()!r}"
+    return None
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="nps-risk",
         description="Predict which customers are about to become NPS Detractors, and why.",
     )
+    common = OneLineParser(add_help=False)
+    common.add_argument(
+        "--debug",
+        action="store_true",
+        help=f"show the traceback of an unexpected error (or set {DEBUG_ENV}=1)",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser(
-        "simulate", help="write simulated canonical tables and the true probabilities"
+    def command(
+        name: str, handler: Handler, about: str, check: Check | None = None
+    ) -> OneLineParser:
+        p = sub.add_parser(name, help=about, parents=[common])
+        p.set_defaults(handler=handler, check=check)
+        return p
+
+    p = command(
+        "simulate", _cmd_simulate, "write simulated canonical tables and the true probabilities"
     )
-    p.add_argument("--customers", type=int, default=2000)
-    p.add_argument("--days", type=int, default=180)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--start", default="2026-01-01", help="first simulated day (UTC)")
-    p.add_argument("--out", type=Path, required=True)
-    p.set_defaults(handler=_cmd_simulate)
+    p.add_argument("--customers", type=positive_int, default=2000)
+    p.add_argument("--days", type=positive_int, default=180)
+    p.add_argument("--seed", type=seed, default=0)
+    p.add_argument("--start", type=iso_date, default="2026-01-01", help="first simulated day (UTC)")
+    p.add_argument("--out", type=out_dir, required=True)
 
-    p = sub.add_parser("import", help="turn a helpdesk export into canonical tables + quarantine")
-    p.add_argument("source", type=Path)
-    p.add_argument("--mapping", type=Path, required=True, help="TOML column mapping")
-    p.add_argument("--out", type=Path, required=True)
-    p.set_defaults(handler=_cmd_import)
+    p = command("import", _cmd_import, "turn a helpdesk export into canonical tables + quarantine")
+    p.add_argument("source", type=table_file)
+    p.add_argument("--mapping", type=input_file, required=True, help="TOML column mapping")
+    p.add_argument("--out", type=out_dir, required=True)
 
-    p = sub.add_parser(
-        "features", help="training rows (one per answer), or a snapshot with --as-of"
+    p = command(
+        "features", _cmd_features, "training rows (one per answer), or a snapshot with --as-of"
     )
-    p.add_argument("--data", type=Path, required=True, help="a DIR written by simulate or import")
-    p.add_argument("--out", type=Path, required=True, help=".parquet or .csv")
-    p.add_argument("--as-of", help="snapshot time; a bare DATE means 00:00 UTC of that day")
-    p.set_defaults(handler=_cmd_features)
-
-    p = sub.add_parser("train", help="train LightGBM and baselines, report, register a challenger")
-    p.add_argument("--data", type=Path, help="a DIR written by simulate or import")
     p.add_argument(
-        "--test-from", help="start of the test period (default: the newest 20%% of answers)"
+        "--data", type=data_dir, required=True, help="a DIR written by simulate or import"
     )
-    p.add_argument("--table", type=Path, help="bring your own feature table (CSV or Parquet)")
+    p.add_argument("--out", type=table_out, required=True, help=".parquet or .csv")
+    p.add_argument(
+        "--as-of", type=iso_moment, help="snapshot time; a bare DATE means 00:00 UTC of that day"
+    )
+
+    p = command(
+        "train",
+        _cmd_train,
+        "train LightGBM and baselines, report, register a challenger",
+        _check_train,
+    )
+    p.add_argument("--data", type=data_dir, help="a DIR written by simulate or import")
+    p.add_argument(
+        "--test-from",
+        type=iso_moment,
+        help="start of the test period (default: the newest 20%% of answers)",
+    )
+    p.add_argument("--table", type=table_file, help="bring your own feature table (CSV or Parquet)")
     p.add_argument("--label", help="label column of --table (yes/no, true/false, 1/0)")
     p.add_argument("--id", help="id column of --table")
     p.add_argument(
         "--time", help="time column of --table (without it: a stratified random hold-out)"
     )
-    p.add_argument("--k", type=int, help="daily outreach capacity for precision/recall at k")
-    p.add_argument("--metrics-out", type=Path, help="write the test metrics as JSON")
-    p.set_defaults(handler=_cmd_train)
-
-    p = sub.add_parser("promote", help="challenger -> champion, if it earns it")
     p.add_argument(
-        "--tolerance", type=float, default=0.0, help="ROC-AUC the challenger may trail by"
+        "--k", type=positive_int, help="daily outreach capacity for precision/recall at k"
+    )
+    p.add_argument("--metrics-out", type=out_file, help="write the test metrics as JSON")
+
+    p = command("promote", _cmd_promote, "challenger -> champion, if it earns it")
+    p.add_argument(
+        "--tolerance",
+        type=fraction(0.0, 1.0, "a ROC-AUC margin in [0, 1)"),
+        default=0.0,
+        help="ROC-AUC the challenger may trail by",
     )
     p.add_argument("--strict", action="store_true", help="exit 1 when nothing is promoted")
-    p.set_defaults(handler=_cmd_promote)
 
-    p = sub.add_parser("serve", help="the HTTP API (POST /v1/predict, OpenAPI page at /docs)")
+    p = command("serve", _cmd_serve, "the HTTP API (POST /v1/predict, OpenAPI page at /docs)")
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--log-level", default="info")
-    p.add_argument("--access-log", action="store_true", help="log every request")
-    p.set_defaults(handler=_cmd_serve)
-
-    p = sub.add_parser(
-        "score", help="the daily risk list: close the loop, then predicted Detractors"
+    p.add_argument("--port", type=port, default=8000)
+    p.add_argument(
+        "--log-level",
+        default="info",
+        choices=["critical", "error", "warning", "info", "debug", "trace"],
     )
-    p.add_argument("--data", type=Path, required=True, help="a DIR written by simulate or import")
-    p.add_argument("--as-of", help="list date (default today); features as of 00:00 UTC that day")
+    p.add_argument("--access-log", action="store_true", help="log every request")
+
+    p = command(
+        "score", _cmd_score, "the daily risk list: close the loop, then predicted Detractors"
+    )
+    p.add_argument(
+        "--data", type=data_dir, required=True, help="a DIR written by simulate or import"
+    )
+    p.add_argument(
+        "--as-of",
+        type=iso_date,
+        help="list date (default today); features as of 00:00 UTC that day",
+    )
     p.add_argument(
         "--capacity",
-        type=int,
+        type=positive_int,
         help="calls the team can make today (default NPS_RISK_DAILY_CAPACITY)",
     )
     p.add_argument(
-        "--control-share", type=float, help="share held out as a control group (default 0.10)"
+        "--control-share",
+        type=fraction(0.0, 1.0, "a share in [0, 1)"),
+        help="share held out as a control group (default 0.10)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(handler=_cmd_score)
 
-    p = sub.add_parser(
-        "impact", help="did outreach help? later answers of called vs control customers"
+    p = command(
+        "impact",
+        _cmd_impact,
+        "did outreach help? later answers of called vs control customers",
+        _check_impact,
     )
     p.add_argument(
-        "--data", type=Path, required=True, help="the DIR holding the later survey answers"
+        "--data", type=data_dir, required=True, help="the DIR holding the later survey answers"
     )
-    p.add_argument("--from", dest="date_from", required=True, help="first list date")
-    p.add_argument("--to", dest="date_to", required=True, help="last list date")
+    p.add_argument("--from", dest="date_from", type=iso_date, required=True, help="first list date")
+    p.add_argument("--to", dest="date_to", type=iso_date, required=True, help="last list date")
     p.add_argument(
-        "--window-days", type=int, default=60, help="answers counted this long after the list"
+        "--window-days",
+        type=positive_int,
+        default=60,
+        help="answers counted this long after the list",
     )
-    p.set_defaults(handler=_cmd_impact)
 
-    p = sub.add_parser(
-        "nps", help="NPS with intervals by channel, team, segment and month; trend plot"
+    p = command(
+        "nps", _cmd_nps, "NPS with intervals by channel, team, segment and month; trend plot"
     )
-    p.add_argument("--data", type=Path, required=True)
+    p.add_argument("--data", type=data_dir, required=True)
     p.add_argument(
         "--by",
         nargs="+",
         default=["channel", "team", "segment"],
         choices=["channel", "team", "segment", "region", "plan"],
     )
-    p.add_argument("--freq", default="M", help="period: M (month, default), W (week), Q (quarter)")
+    p.add_argument(
+        "--freq", type=period, default="M", help="period: M (month, default), W (week), Q (quarter)"
+    )
     p.add_argument(
         "--industry",
         choices=sorted(INDUSTRIES),
         help="compare with the industry's typical range",
     )
-    p.set_defaults(handler=_cmd_nps)
 
-    p = sub.add_parser("keygen", help="a new API key and the digest the server stores")
+    p = command("keygen", _cmd_keygen, "a new API key and the digest the server stores")
     p.add_argument("--admin", action="store_true", help="print the admin variable name")
-    p.set_defaults(handler=_cmd_keygen)
     return parser
 
 
+# --- running a command: every way out is one line, unless debugging ---------------------
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # --help, or a bad argument already answered in one line
+        return exc.code if isinstance(exc.code, int) else BAD_INPUT
+    prog = f"nps-risk {args.command}"
+    check: Check | None = args.check
+    problem = check(args) if check else None
+    if problem:
+        print(f"{prog}: {problem}", file=sys.stderr)
+        return BAD_INPUT
     handler: Handler = args.handler
     try:
         return handler(args)
-    except NpsRiskError as exc:
-        print(f"nps-risk {args.command}: error: {exc}", file=sys.stderr)
-        return 2
-    except FileNotFoundError as exc:
-        print(f"nps-risk {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+    except (NpsRiskError, OSError) as exc:  # OSError: a file we cannot read or write
+        print(f"{prog}: error: {one_line(str(exc))}", file=sys.stderr)
+        return BAD_INPUT
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return INTERRUPTED
+    except Exception as exc:
+        if args.debug or os.environ.get(DEBUG_ENV, "").lower() in ("1", "true", "yes"):
+            raise
+        settings = _settings_problem(exc)
+        if settings:
+            print(f"{prog}: error: {settings}", file=sys.stderr)
+            return BAD_INPUT
+        log = _write_crash_log(sys.argv[1:] if argv is None else list(argv))
+        where = f"the traceback is in {log}" if log else "no log could be written"
+        print(
+            f"{prog}: unexpected error ({type(exc).__name__}: {one_line(str(exc))}); {where}; "
+            f"rerun with --debug to see it here",
+            file=sys.stderr,
+        )
+        return CRASH
+
+
+def _settings_problem(exc: Exception) -> str | None:
+    """A bad NPS_RISK_* variable or config file, as one line; None for anything else."""
+    import tomllib
+
+    from pydantic import ValidationError
+
+    if isinstance(exc, tomllib.TOMLDecodeError):
+        return (
+            f"the NPS_RISK_CONFIG file {os.environ.get('NPS_RISK_CONFIG')} is not valid TOML: {exc}"
+        )
+    if not isinstance(exc, ValidationError) or exc.title != "Settings":
+        return None
+    first = exc.errors()[0]
+    name = ".".join(str(part) for part in first["loc"])
+    return (
+        f"setting {name} = {first.get('input')!r}: {first['msg']} "
+        f"(set by NPS_RISK_{name.upper()} or the NPS_RISK_CONFIG file)"
+    )
+
+
+def _write_crash_log(argv: list[str]) -> Path | None:
+    """Append the current traceback to outputs/logs/nps-risk.log (else the temp folder's)."""
+    import tempfile
+    import traceback
+    from datetime import UTC
+
+    entry = (
+        f"--- {datetime.now(UTC).isoformat(timespec='seconds')} nps-risk {' '.join(argv)}\n"
+        f"{traceback.format_exc()}\n"
+    )
+    for folder in (_outputs_logs, lambda: Path(tempfile.gettempdir())):
+        try:
+            path = folder() / LOG_FILE
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with path.open("a", encoding="utf-8") as log:
+                log.write(entry)
+            return path
+        except Exception:  # a broken setting or folder: try the next place
+            continue
+    return None
+
+
+def _outputs_logs() -> Path:
+    from nps_core.config import get_settings
+
+    return get_settings().outputs_path / "logs"
 
 
 if __name__ == "__main__":

@@ -147,7 +147,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     print(
         "\nDone. Compare runs in the MLflow UI with `make ui`; the evaluation report is under "
-        "outputs/reports/, the daily list under outputs/risk_lists/."
+        "outputs/reports/, the daily list under outputs/risk_lists/. The simulator's dirty rows "
+        "each load set aside are in the *-quarantine.csv files beside them."
     )
     return 0
 

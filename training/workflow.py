@@ -18,7 +18,13 @@ import numpy as np
 import pandas as pd
 
 from features.catalog import FeatureInfo, FeatureSpec, feature_catalog
-from features.dataset import load_dataset
+from features.dataset import (
+    QUARANTINE_FILE,
+    LoadReport,
+    load_dataset,
+    quarantine_beside,
+    write_quarantine,
+)
 from features.pipeline import agent_history
 from features.rows import as_of_timestamp, build_training_rows, learn_spec
 from features.validation import FALSE_WORDS, TRUE_WORDS
@@ -40,6 +46,8 @@ class TrainOutcome:
     logged: LoggedModel
     report: Path
     metrics_json: dict[str, Any]
+    load: LoadReport | None = None  # what a data DIR's load read, kept and quarantined
+    quarantine_file: Path | None = None
 
 
 def _profile(frame: pd.DataFrame, features: list[str]) -> dict[str, Any]:
@@ -85,6 +93,8 @@ def _finish(
     rows: pd.DataFrame,
     history: pd.DataFrame | None,
     k: int,
+    load: LoadReport | None = None,
+    quarantine: pd.DataFrame | None = None,
 ) -> TrainOutcome:
     from training.plots import write_plots
     from training.report import write_report
@@ -124,6 +134,10 @@ def _finish(
         if result.truth_auc is not None:
             metrics["test_truth_roc_auc"] = result.truth_auc
             metrics["test_auc_ratio_to_truth"] = test_metrics["roc_auc"] / result.truth_auc
+        artifacts = {"plots": folder / "plots", "report": folder / "report", "tables": tables}
+        if load is not None and quarantine is not None:
+            metrics.update(load.metrics())
+            artifacts["data"] = _write_load(folder / "data", load, quarantine)
         meta = {
             "trained_at": trained_at,
             "source": source,
@@ -147,7 +161,7 @@ def _finish(
             },
             metrics=metrics,
             meta=meta,
-            artifacts={"plots": folder / "plots", "report": folder / "report", "tables": tables},
+            artifacts=artifacts,
             holdout=result.test_rows,
             history=history,
             tags={"source": source, "python": platform.python_version()},
@@ -160,11 +174,31 @@ def _finish(
             "model_version": logged.version,
             "run_id": logged.run_id,
             "truth_roc_auc": result.truth_auc,
+            **({"load": load.to_dict()} if load is not None else {}),
         }
         report_copy = settings.outputs_path / "reports" / f"model-v{logged.version}.html"
         report_copy.parent.mkdir(parents=True, exist_ok=True)
         report_copy.write_bytes(report.read_bytes())
-    return TrainOutcome(result=result, logged=logged, report=report_copy, metrics_json=summary)
+        quarantine_file = None
+        if "data" in artifacts:
+            quarantine_file = quarantine_beside(report_copy)
+            quarantine_file.write_bytes((artifacts["data"] / QUARANTINE_FILE).read_bytes())
+    return TrainOutcome(
+        result=result,
+        logged=logged,
+        report=report_copy,
+        metrics_json=summary,
+        load=load,
+        quarantine_file=quarantine_file,
+    )
+
+
+def _write_load(folder: Path, load: LoadReport, quarantine: pd.DataFrame) -> Path:
+    """The run's data/ artifacts: the load counts by table and reason, the quarantined rows."""
+    folder.mkdir()
+    (folder / "load_report.json").write_text(json.dumps(load.to_dict(), indent=1))
+    write_quarantine(folder / QUARANTINE_FILE, quarantine)
+    return folder
 
 
 def train_from_data(
@@ -227,6 +261,8 @@ def train_from_data(
         rows=rows,
         history=history,
         k=k,
+        load=dataset.report,
+        quarantine=dataset.quarantine,
     )
 
 

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from features.dataset import load_dataset
+from features.dataset import LoadReport, load_dataset, quarantine_beside, write_quarantine
 from features.rows import as_of_timestamp, internal_ids, snapshot_as_of
 from nps_core.config import Settings
 from nps_core.errors import NpsRiskError
@@ -46,6 +46,7 @@ class ScoreReport:
     counts: dict[str, int]
     left_out: dict[str, int]
     files: dict[str, Path] = field(default_factory=dict)
+    load: LoadReport | None = None  # what the data DIR's load read, kept and quarantined
 
     def summary(self) -> str:
         c = self.counts
@@ -193,7 +194,12 @@ def score_day(
     }
     _advance(steps, "saving")
     report = ScoreReport(
-        day, run_id, served.version, counts, {k: int(v) for k, v in left_out.items() if v}
+        day,
+        run_id,
+        served.version,
+        counts,
+        {k: int(v) for k, v in left_out.items() if v},
+        load=dataset.report,
     )
     replace_list(
         store,
@@ -203,16 +209,21 @@ def score_day(
         followups=follow_rows,
         pause=pause,
     )
-    report.files = write_outputs(settings, report, ranked, follow_rows)  # after the commit
+    report.files = write_outputs(settings, report, ranked, follow_rows, dataset.quarantine)
     steps.update(1)
     steps.close()
     return report
 
 
 def write_outputs(
-    settings: Settings, report: ScoreReport, ranked: pd.DataFrame, follow: pd.DataFrame
+    settings: Settings,
+    report: ScoreReport,
+    ranked: pd.DataFrame,
+    follow: pd.DataFrame,
+    quarantine: pd.DataFrame | None = None,
 ) -> dict[str, Path]:
-    """The list to work (outreach group only), the control list for analysts, an HTML summary."""
+    """The list to work (outreach group only), the control list for analysts, an HTML summary,
+    and the rows the load set aside (after the store's commit)."""
     from serving.lists.report import render_summary
 
     folder = settings.outputs_path / "risk_lists"
@@ -234,6 +245,9 @@ def write_outputs(
     _write_atomic(files["control group"], lambda p: control.to_csv(p, index=False))
     html = render_summary(report, ranked, follow)
     _write_atomic(files["summary"], lambda p: p.write_text(html))
+    if quarantine is not None:
+        files["quarantined rows"] = quarantine_beside(files["list to work"])
+        _write_atomic(files["quarantined rows"], lambda p: write_quarantine(p, quarantine))
     return files
 
 

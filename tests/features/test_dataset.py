@@ -57,7 +57,58 @@ def test_dirty_rows_written_to_a_dir_end_in_the_quarantine(tmp_path):
     assert (report["interactions"].rows_read, report["interactions"].kept) == (5, 2)
     assert report["interactions"].quarantined == 3
     assert (report["surveys"].rows_read, report["surveys"].kept) == (3, 2)
-    assert "interactions: 5 read, 2 kept, 3 quarantined" in dataset.report.summary()
+    assert (
+        f"interactions: 5 rows read, 2 kept, 3 quarantined ({tmp_path / 'interactions.parquet'})"
+        in dataset.report.summary()
+    )
+
+
+def test_the_load_report_counts_rows_and_problems_apart_and_they_reconcile(tmp_path):
+    tables = typed_tables()
+    dirty = tables["interactions"].assign(sentiment=[0.2, -0.4, 0.1, 0.0, 3.0])
+    write_tables(tmp_path, {**tables, "interactions": dirty})  # row 5: two problems, one row
+    dataset = load_dataset(tmp_path)
+    report = dataset.report
+    interactions = report.tables["interactions"]
+    assert (interactions.rows_read, interactions.kept) == (5, 2)
+    assert (interactions.quarantined, interactions.problems) == (3, 4)
+    for name, table in report.tables.items():
+        assert table.rows_read == table.kept + table.quarantined
+        assert table.problems == int((dataset.quarantine["table"] == name).sum())
+    assert report.metrics() == {
+        "load_rows_read_interactions": 5,
+        "load_rows_kept_interactions": 2,
+        "load_rows_quarantined_interactions": 3,
+        "load_problems_interactions": 4,
+        "load_rows_read_surveys": 3,
+        "load_rows_kept_surveys": 2,
+        "load_rows_quarantined_surveys": 1,
+        "load_problems_surveys": 1,
+        "load_rows_read_customers": 2,
+        "load_rows_kept_customers": 2,
+        "load_rows_quarantined_customers": 0,
+        "load_problems_customers": 0,
+    }
+    assert json.loads(json.dumps(report.to_dict()))["tables"]["interactions"]["problems"] == 4
+    lines = report.summary(tmp_path / "q.csv").splitlines()
+    assert lines[0] == f"loaded {tmp_path}"
+    assert lines[1].startswith("  interactions: 5 rows read, 2 kept, 3 quarantined (4 problems) (")
+    assert "    - sentiment: sentiment outside [-1, 1] (1 row)" in lines
+    assert lines[-1] == f"  quarantined rows, one line per problem -> {tmp_path / 'q.csv'}"
+
+
+def test_a_clean_dir_says_nothing_was_quarantined(tmp_path):
+    tables = typed_tables()
+    write_tables(
+        tmp_path,
+        {
+            "interactions": tables["interactions"].head(2),
+            "surveys": tables["surveys"].head(2),
+        },
+    )
+    lines = load_dataset(tmp_path).report.summary(tmp_path / "q.csv").splitlines()
+    assert "  customers: no file (empty table)" in lines
+    assert lines[-1] == "  nothing quarantined"
 
 
 def test_csv_tables_are_read_when_there_is_no_parquet(tmp_path):

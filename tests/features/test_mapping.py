@@ -228,6 +228,7 @@ def test_import_export_writes_tables_quarantine_report_and_scale(tmp_path):
         "rows_read": 3,
         "kept": 2,
         "quarantined": 1,
+        "problems": 2,
         "reasons": {
             "handle_time_s: not a number": 1,
             "opened_at: unparseable timestamp (expected format %d/%m/%Y %H:%M)": 1,
@@ -236,7 +237,7 @@ def test_import_export_writes_tables_quarantine_report_and_scale(tmp_path):
     assert written["scale"] == {"low": 1, "high": 5, "detractor_max": 2, "promoter_min": 4}
     assert json.loads((out / "dataset.json").read_text())["scale"]["high"] == 5
     summary = report.summary()
-    assert "interactions: 3 read, 2 kept, 1 quarantined" in summary
+    assert "interactions: 3 rows read, 2 kept, 1 quarantined (2 problems)" in summary
     assert "customers: not in the mapping" in summary
 
     dataset = load_dataset(out)

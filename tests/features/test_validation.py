@@ -285,6 +285,7 @@ def test_reason_counts_drop_per_row_details():
         "rows_read": 4,
         "kept": 2,
         "quarantined": 2,
+        "problems": 2,
         "reasons": {"interaction_id: duplicate interaction_id": 2},
     }
 
