@@ -32,7 +32,17 @@ import pyarrow.compute as pc
 
 from features.catalog import FeatureSpec, feature_catalog
 from features.threads import workers_for
-from features.timeindex import EventIndex, last_value, prefix_sums, window_extreme, window_sum
+from features.timeindex import (
+    EventIndex,
+    earlier_by,
+    elapsed,
+    last_value,
+    offsets_from,
+    prefix_sums,
+    window_extreme,
+    window_sum,
+)
+from nps_core.errors import InvalidTimeError
 
 NS_HOUR = 3_600 * 10**9
 NS_DAY = 24 * NS_HOUR
@@ -101,7 +111,7 @@ class _Stream:
         self.index = EventIndex.build(codes, times, ids)
         self.hi = self.index.before(q_codes, q_times)
         self.start = self.index.start(q_codes)
-        self.lo = {w: self.index.before(q_codes, q_times - w * NS_DAY) for w in windows}
+        self.lo = {w: self.index.before(q_codes, earlier_by(q_times, w * NS_DAY)) for w in windows}
 
     def sort(self, values: np.ndarray) -> np.ndarray:
         return self.index.sorted_values(values)
@@ -122,10 +132,10 @@ class _Stream:
         return window_sum(prefix_sums(ordered), self._lo(w), self.hi)
 
     def exact_total(self, ordered: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """All-history sum of non-negative int64 values (nanosecond offsets) as exact
+        """All-history sum of uint64 nanosecond offsets (``offsets_from``) as exact
         (high, low) integer parts, high * _SPLIT + low: float prefix sums over millions of
         such values would lose whole hours to rounding in a difference of two totals."""
-        high, low = np.divmod(ordered, _SPLIT)
+        high, low = (part.astype(np.int64) for part in np.divmod(ordered, _SPLIT))
         return tuple(  # type: ignore[return-value]
             window_sum(np.concatenate(([0], np.cumsum(part))), self.start, self.hi)
             for part in (high, low)
@@ -259,7 +269,9 @@ def _contact_features(ctx: _Context, contacts: _Stream) -> tuple[Columns, _Conta
     repeat = np.zeros(len(opened))
     if len(opened) > 1:
         same = codes[1:] == codes[:-1]
-        repeat[1:] = same & (opened[1:] - opened[:-1] <= spec.repeat_within_days * NS_DAY)
+        # one customer's contacts are in time order: the gap is >= 0, exact in uint64
+        gap = opened[1:].view(np.uint64) - opened[:-1].view(np.uint64)
+        repeat[1:] = same & (gap <= spec.repeat_within_days * NS_DAY)
     repeats = contacts.totals(repeat)
     for w in windows:
         out[f"contacts_{w}d"] = contacts.count(w)
@@ -269,11 +281,11 @@ def _contact_features(ctx: _Context, contacts: _Stream) -> tuple[Columns, _Conta
     has_contact = contacts.has_any
     last_opened = contacts.last_exact(opened, 0)
     out["days_since_last_contact"] = np.where(
-        has_contact, (ctx.q_times - last_opened) / NS_DAY, np.nan
+        has_contact, elapsed(ctx.q_times, last_opened, NS_DAY), np.nan
     )
     first_opened = contacts.first_exact(opened, 0)
     out["days_since_first_contact"] = np.where(
-        has_contact, (ctx.q_times - first_opened) / NS_DAY, np.nan
+        has_contact, elapsed(ctx.q_times, first_opened, NS_DAY), np.nan
     )
     channel_codes, channel_values = ctx.channels
     channel = contacts.sort(channel_codes)
@@ -288,11 +300,11 @@ def _contact_features(ctx: _Context, contacts: _Stream) -> tuple[Columns, _Conta
     last_fr = contacts.last_exact(first_resp, NEVER)
     waited_until = np.where(last_fr < ctx.q_times, last_fr, ctx.q_times)
     out["last_contact_response_wait_h"] = np.where(
-        has_contact, (waited_until - last_opened) / NS_HOUR, np.nan
+        has_contact, elapsed(waited_until, last_opened, NS_HOUR), np.nan
     )
     carry: _ContactCarry = {
         "total": total,
-        "opened_total": contacts.exact_total(opened - ctx.t0),
+        "opened_total": contacts.exact_total(offsets_from(opened, ctx.t0)),
         "last_agent": _text_at(ctx.interactions, "agent_id", last_row),
     }
     return out, carry
@@ -302,7 +314,7 @@ def _response_features(ctx: _Context) -> tuple[Columns, np.ndarray]:
     """First-answer delays, by first_response_at; and how many contacts got one before t."""
     windows, mask = ctx.spec.windows_days, ctx.responded_mask
     responses = _Stream(ctx.i_codes[mask], ctx.first_resp[mask], ctx.q_codes, ctx.q_times, windows)
-    delay_h = responses.sort(((ctx.first_resp - ctx.opened) / NS_HOUR)[mask])
+    delay_h = responses.sort(elapsed(ctx.first_resp[mask], ctx.opened[mask], NS_HOUR))
     means = responses.means(delay_h)
     out: Columns = {f"mean_first_response_h_{w}d": means[w] for w in windows}
     for w in windows[1:]:
@@ -392,7 +404,7 @@ def _outcome_volume(o: _Outcomes) -> tuple[Columns, _OutcomeCarry]:
     out["last_resolved_transfers"] = outcomes.last(transfers)
     out["last_resolved_extra_contacts"] = outcomes.last(extra)
     out["last_resolved_reopened"] = outcomes.last(reopened)
-    opened = o.values(o.ctx.opened - o.ctx.t0)
+    opened = o.values(offsets_from(o.ctx.opened, o.ctx.t0))
     return out, {"count": outcomes.count(), "opened_total": outcomes.exact_total(opened)}
 
 
@@ -400,7 +412,7 @@ def _outcome_quality(o: _Outcomes) -> Columns:
     """Resolution and handling times, sentiment, and where the last resolved contact was."""
     ctx, outcomes = o.ctx, o.stream
     windows, long = ctx.spec.windows_days, ctx.spec.long_window
-    resolution_h = o.values((ctx.resolved - ctx.opened) / NS_HOUR)
+    resolution_h = o.values(elapsed(ctx.resolved, ctx.opened, NS_HOUR))
     handle_min = o.column("handle_time_s") / 60.0
     sentiment = o.column("sentiment")
     resolution, handle = outcomes.means(resolution_h), outcomes.means(handle_min)
@@ -419,7 +431,9 @@ def _outcome_quality(o: _Outcomes) -> Columns:
         out[f"mean_handle_time_min_{w}d"] = handle[w]
         out[f"min_sentiment_{w}d"] = outcomes.extreme(sentiment, w, largest=False)
     out["last_resolved_resolution_h"] = outcomes.last(resolution_h)
-    first_resp_h = np.where(ctx.responded_mask, (ctx.first_resp - ctx.opened) / NS_HOUR, np.nan)
+    first_resp_h = np.where(
+        ctx.responded_mask, elapsed(ctx.first_resp, ctx.opened, NS_HOUR), np.nan
+    )
     out["last_resolved_first_response_h"] = outcomes.last(o.values(first_resp_h))
     last_row = outcomes.last_exact(o.rows, -1)
     out["last_resolved_channel"] = _text_at(ctx.interactions, "channel", last_row)
@@ -446,7 +460,7 @@ def _answer_features(surveys: pd.DataFrame, s_codes: np.ndarray, ctx: _Context) 
         ),
         "last_score": answers.last(answers.sort(_floats(surveys["score"]))),
         "days_since_last_survey": np.where(
-            answers.has_any, (ctx.q_times - last_answer) / NS_DAY, np.nan
+            answers.has_any, elapsed(ctx.q_times, last_answer, NS_DAY), np.nan
         ),
     }
 
@@ -530,6 +544,7 @@ def compute_features(
     ``workers`` threads share the work on large inputs (``Settings.threads``); the result
     does not depend on it.
     """
+    _refuse_missing_times(queries)
     with _executor(len(interactions), workers) as pool:
         others = [queries["customer_id"], surveys["customer_id"], customers["customer_id"]]
         other_codes = pool.submit(pd.factorize, pd.concat(others, ignore_index=True))
@@ -582,7 +597,7 @@ def compute_features(
         c - o for c, o in zip(contacts["opened_total"], outcome_carry["opened_total"], strict=True)
     )
     mean_opened = _ratio(high * float(_SPLIT) + low, open_now)
-    q_ns = (ctx.q_times - ctx.t0).astype(np.float64)
+    q_ns = elapsed(ctx.q_times, ctx.t0, 1)
     out["open_ticket_mean_age_h"] = np.where(open_now > 0, (q_ns - mean_opened) / NS_HOUR, 0.0)
     out["awaiting_first_response"] = contacts["total"] - responded
 
@@ -614,6 +629,17 @@ def compute_features(
     columns = {name: _as_column(out[name], catalog[name].kind, back) for name in catalog}
     # one block per column: no copy into a consolidated 2-D block for a million rows
     return pd.DataFrame(columns, index=queries.index, copy=False)
+
+
+def _refuse_missing_times(queries: pd.DataFrame) -> None:
+    """A query without a time (NaT) has no "before": refused, never answered as empty."""
+    missing = queries["as_of"].isna().to_numpy()
+    if missing.any():
+        k = int(np.flatnonzero(missing)[0])
+        raise InvalidTimeError(
+            f"{int(missing.sum())} of {len(queries)} queries have no as_of (NaT), the first "
+            f"for customer {queries['customer_id'].iloc[k]!r} (row {k}); give every query a time"
+        )
 
 
 def _as_column(values: np.ndarray | pd.Series, kind: str, back: np.ndarray) -> Any:

@@ -14,6 +14,7 @@ import pandas as pd
 from features.catalog import FeatureSpec
 from features.pipeline import compute_features
 from nps_core.contracts import INTERACTIONS
+from nps_core.errors import InvalidTimeError
 from nps_core.scale import NPS_SCALE, ScoreScale
 
 LABEL_COLUMNS = (
@@ -29,11 +30,26 @@ LABEL_COLUMNS = (
 
 
 def as_of_timestamp(value: str | date | datetime | pd.Timestamp) -> pd.Timestamp:
-    """A bare date means 00:00 UTC of that day (what was known when the day began)."""
-    stamp = pd.Timestamp(value)
-    if stamp.tzinfo is None:
-        return stamp.tz_localize("UTC").as_unit("ns")
-    return stamp.tz_convert("UTC").as_unit("ns")
+    """A bare date means 00:00 UTC of that day (what was known when the day began).
+
+    A missing (NaT), unreadable or out-of-range time is refused: as of "no time" every
+    window would be empty and every count look like a quiet customer.
+    """
+    try:
+        stamp = pd.Timestamp(value)
+        utc = stamp if pd.isna(stamp) else _utc(stamp).as_unit("ns")
+    except (ValueError, TypeError):  # unreadable, or outside 1678-2261
+        raise InvalidTimeError(
+            f"as_of {value!r} is not a time this tool can use; give a date or an ISO 8601 "
+            "time between 1678 and 2261, e.g. 2026-03-01"
+        ) from None
+    if pd.isna(utc):
+        raise InvalidTimeError(f"as_of {value!r} is missing (NaT); give a date, e.g. 2026-03-01")
+    return utc
+
+
+def _utc(stamp: pd.Timestamp) -> pd.Timestamp:
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
 
 
 def learn_spec(
@@ -141,7 +157,8 @@ def snapshot_as_of(
     active_days: int = 180,
     workers: int = 1,
 ) -> pd.DataFrame:
-    """One row per active customer, keyed by customer_id, as of one time."""
+    """One row per active customer, keyed by customer_id, as of one time (never NaT)."""
+    as_of = as_of_timestamp(as_of)
     ids = active_customers(interactions, surveys, customers, as_of, active_days=active_days)
     queries = pd.DataFrame(
         {"customer_id": pd.Series(ids, dtype="str"), "as_of": np.full(len(ids), as_of)}

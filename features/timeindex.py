@@ -16,7 +16,9 @@ from typing import Any
 import numpy as np
 
 _UNITS = (10**9, 10**6, 10**3, 1)  # seconds, milliseconds, microseconds, nanoseconds
-_KEY_LIMIT = 2**62
+_KEY_LIMIT = 2**62  # codes x span below this leaves room for one code past the last
+_INT64_MAX = 2**63 - 1
+_INT64_MIN = -(2**63)
 
 
 @dataclass(frozen=True)
@@ -41,7 +43,8 @@ class TimeRanks:
         origin, last = int(times.min()), int(times.max())
         for unit in _UNITS:
             span = (last - origin) // unit + 2
-            if max(n_codes, 1) * span >= _KEY_LIMIT:
+            # a span wider than int64 (events ~300 years apart) would wrap the offsets
+            if max(n_codes, 1) * span >= _KEY_LIMIT or last - origin > _INT64_MAX:
                 break
             offsets = times - origin
             ranks = offsets // unit
@@ -49,6 +52,10 @@ class TimeRanks:
                 return cls(origin=origin, unit=unit, span=span), ranks
         distinct = np.unique(times)
         by_position = cls(origin=0, unit=1, span=len(distinct) + 1, distinct=distinct)
+        if (max(n_codes, 1) + 1) * by_position.span > _INT64_MAX:
+            raise OverflowError(
+                f"{n_codes} entity codes x {by_position.span} distinct times do not fit one int64 key"
+            )
         return by_position, by_position.of_events(times)
 
     def of_events(self, times: np.ndarray) -> np.ndarray:
@@ -75,13 +82,15 @@ class EventIndex:
     order: np.ndarray  # positions of the input events in sorted order
     keys: np.ndarray  # sorted int64 keys: code * span + time rank
     ranks: TimeRanks
+    n_codes: int  # event codes run over [0, n_codes)
 
     @classmethod
     def build(cls, codes: np.ndarray, times: np.ndarray, ids: Any = None) -> EventIndex:
         """``ids`` break ties between one entity's events at the same instant, so "latest"
         never depends on input row order; only tied rows are compared, so it is cheap."""
         codes = codes.astype(np.int64, copy=False)
-        ranks, event_ranks = TimeRanks.fit(times, int(codes.max()) + 1 if len(codes) else 1)
+        n_codes = int(codes.max()) + 1 if len(codes) else 1
+        ranks, event_ranks = TimeRanks.fit(times, n_codes)
         keys = codes * ranks.span + event_ranks
         order = np.argsort(keys, kind="stable")
         keys = keys.take(order)
@@ -96,20 +105,25 @@ class EventIndex:
                 rows = order[positions]
                 tied_ids = np.asarray(ids.take(rows), dtype=object).astype(str)
                 order[positions] = rows[np.lexsort((tied_ids, keys[positions]))]
-        return cls(order=order, keys=keys, ranks=ranks)
+        return cls(order=order, keys=keys, ranks=ranks, n_codes=n_codes)
 
     def __len__(self) -> int:
         return len(self.keys)
 
     def before(self, codes: np.ndarray, times: np.ndarray) -> np.ndarray:
         """Sorted position just past the entity's events with time < t (strict)."""
-        return _search(
-            self.keys, codes.astype(np.int64) * self.ranks.span + self.ranks.of_queries(times)
-        )
+        return _search(self.keys, self._key_base(codes) + self.ranks.of_queries(times))
 
     def start(self, codes: np.ndarray) -> np.ndarray:
         """Sorted position of the entity's first event."""
-        return _search(self.keys, codes.astype(np.int64) * self.ranks.span)
+        return _search(self.keys, self._key_base(codes))
+
+    def _key_base(self, codes: np.ndarray) -> np.ndarray:
+        """code * span, with query codes past the events' (an entity with no event in this
+        stream) clipped to the first code past them: unclipped, a large code times a
+        nanosecond span wraps around int64 and lands among another entity's events."""
+        clipped = np.clip(codes.astype(np.int64, copy=False), -1, self.n_codes)
+        return clipped * self.ranks.span
 
     def sorted_values(self, values: np.ndarray) -> np.ndarray:
         return values.take(self.order)
@@ -183,3 +197,34 @@ def last_value(sorted_values: np.ndarray, start: np.ndarray, hi: np.ndarray) -> 
     taken = taken.astype(np.float64)
     taken[~has] = np.nan
     return taken
+
+
+def elapsed(later: np.ndarray, earlier: np.ndarray | int, unit: int) -> np.ndarray:
+    """``(later - earlier) / unit`` for int64 nanosecond times, as float64, without overflow.
+
+    datetime64[ns] spans 584 years but an int64 difference only 292 (the API alone accepts
+    1900-2199), so the difference is taken in 32-bit halves; the result rounds exactly as
+    the plain int64 difference does wherever that one does not wrap.
+    """
+    later = np.asarray(later, dtype=np.int64)
+    earlier = np.asarray(earlier, dtype=np.int64)
+    high = (later >> 32) - (earlier >> 32)
+    low = (later & 0xFFFFFFFF) - (earlier & 0xFFFFFFFF)
+    out: np.ndarray = (high * 2.0**32 + low) / unit
+    return out
+
+
+def earlier_by(times: np.ndarray, ns: int) -> np.ndarray:
+    """``times - ns``, saturating just above int64 min (NaT) instead of wrapping to the far
+    future: a window reaching before the representable past starts at its beginning."""
+    floor = _INT64_MIN + 1
+    shifted: np.ndarray = np.maximum(times, floor + ns) - ns
+    return shifted
+
+
+def offsets_from(times: np.ndarray, origin: int) -> np.ndarray:
+    """``times - origin`` as uint64 for times at or after origin: exact even when they lie
+    more than int64's 292 years apart."""
+    start = np.array(origin, dtype=np.int64).view(np.uint64)
+    offsets: np.ndarray = times.astype(np.int64, copy=False).view(np.uint64) - start
+    return offsets

@@ -43,3 +43,9 @@ class ConfigError(NpsRiskError):
 
 class ModelNotFoundError(NpsRiskError):
     """No model is available where one was asked for."""
+
+
+class InvalidTimeError(NpsRiskError, ValueError):
+    """A point in time that cannot be asked about: missing (NaT), unreadable, or outside
+    the years a nanosecond timestamp holds (1678-2261). A ValueError too, so callers that
+    check arguments with ``except ValueError`` keep working."""

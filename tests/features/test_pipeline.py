@@ -1,6 +1,7 @@
 """Point-in-time correctness of the feature pipeline, by brute force and by property."""
 
 import math
+from itertools import pairwise
 
 import numpy as np
 import pandas as pd
@@ -12,6 +13,7 @@ from features.catalog import FeatureSpec, feature_catalog
 from features.online import OnlineCustomer, online_features
 from features.pipeline import agent_history, compute_features
 from features.rows import as_of_timestamp, build_training_rows, snapshot_as_of
+from nps_core.errors import InvalidTimeError
 from tests.features.strategies import CUSTOMER_IDS, at, interaction_rows, survey_rows, tables
 
 SPEC = FeatureSpec(channels=("chat", "email", "phone"))
@@ -403,3 +405,187 @@ def test_threads_change_nothing(sim_dir, kind):
     threaded = compute_features(*tables, workers=2)
     pd.testing.assert_frame_equal(alone, threaded, check_exact=True)
     assert len(alone) == len(queries) and alone["contacts_total"].sum() > 0
+
+
+# --- the edges of time: nanoseconds, both ends of datetime64[ns], NaT ------------------
+
+NS_MIN, NS_MAX = pd.Timestamp.min.value, pd.Timestamp.max.value
+NS_DAY, NS_HOUR = 86_400 * 10**9, 3_600 * 10**9
+NOW = at(0).value
+edge_times = st.one_of(
+    st.integers(NS_MIN, NS_MIN + 400 * NS_DAY),
+    st.integers(NS_MAX - 400 * NS_DAY, NS_MAX),
+    st.integers(NOW - 1_000 * NS_DAY, NOW + 1_000 * NS_DAY),  # to the nanosecond
+)
+
+
+def _stamp(ns: int) -> pd.Timestamp:
+    return pd.Timestamp(ns, tz="UTC")
+
+
+@st.composite
+def edge_history(draw):
+    """Contacts and answers of c0..c2 anywhere in datetime64[ns]; queries for them and for
+    c3 (no rows at all: its code lies past every event's) before every event, after every
+    event, at event times and one ns either side, and at both extremes."""
+    rows = []
+    for i in range(draw(st.integers(1, 6))):
+        opened = draw(edge_times)
+        resolved = draw(st.one_of(st.none(), st.integers(0, 100 * NS_DAY)))
+        rows.append(
+            {
+                "interaction_id": f"i{i}",
+                "customer_id": draw(st.sampled_from(CUSTOMER_IDS)),
+                "channel": "chat",
+                "opened": opened,
+                "resolved": None if resolved is None else min(opened + resolved, NS_MAX),
+            }
+        )
+    answers = [
+        {"customer_id": draw(st.sampled_from(CUSTOMER_IDS)), "responded": draw(edge_times)}
+        for _ in range(draw(st.integers(0, 3)))
+    ]
+    times = [r["opened"] for r in rows] + [a["responded"] for a in answers]
+    near = [min(max(t + d, NS_MIN), NS_MAX) for t in times for d in (-1, 0, 1)]
+    shapes = [*near, max(min(times) - 1, NS_MIN), min(max(times) + 1, NS_MAX), NS_MIN, NS_MAX]
+    queries = draw(
+        st.lists(
+            st.tuples(st.sampled_from([*CUSTOMER_IDS, "c3"]), st.sampled_from(shapes)),
+            min_size=1,
+            max_size=8,
+        )
+    )
+    return rows, answers, queries
+
+
+def _edge_expected(rows: list[dict], answers: list[dict], customer: str, t: int) -> dict:
+    mine = sorted(
+        (r for r in rows if r["customer_id"] == customer), key=lambda r: (r["opened"], r["id"])
+    )
+    opened = [r for r in mine if r["opened"] < t]
+    still_open = [r for r in opened if r["resolved"] is None or r["resolved"] >= t]
+    repeats = [
+        cur for prev, cur in pairwise(opened) if cur["opened"] - prev["opened"] <= 7 * NS_DAY
+    ]
+    said = [a["responded"] for a in answers if a["customer_id"] == customer and a["responded"] < t]
+    out = {
+        "contacts_total": len(opened),
+        "open_tickets": len(still_open),
+        "prior_surveys": len(said),
+        "days_since_last_contact": float(t - opened[-1]["opened"]) / NS_DAY if opened else math.nan,
+        "days_since_first_contact": float(t - opened[0]["opened"]) / NS_DAY if opened else math.nan,
+        "days_since_last_survey": float(t - max(said)) / NS_DAY if said else math.nan,
+        "open_ticket_mean_age_h": sum(t - r["opened"] for r in still_open)
+        / len(still_open)
+        / NS_HOUR
+        if still_open
+        else 0.0,
+    }
+    for w in SPEC.windows_days:  # [t - w, t), with t - w allowed below the earliest instant
+        out[f"contacts_{w}d"] = sum(r["opened"] >= t - w * NS_DAY for r in opened)
+        out[f"repeat_contacts_{w}d"] = sum(r["opened"] >= t - w * NS_DAY for r in repeats)
+    return out
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(edge_history())
+def test_features_are_exact_at_the_edges_of_time(history):
+    """No difference of two times wraps around int64, no window bound wraps into the far
+    future, no query code reads another customer's events: counts, ages and recencies are
+    the definitions', computed here in exact Python integers."""
+    rows, answers, asked = history
+    for r in rows:
+        r["id"] = r["interaction_id"]
+    inter, surv, cust = tables(
+        [
+            {
+                "interaction_id": r["interaction_id"],
+                "customer_id": r["customer_id"],
+                "channel": r["channel"],
+                "opened_at": _stamp(r["opened"]),
+                "resolved_at": None if r["resolved"] is None else _stamp(r["resolved"]),
+            }
+            for r in rows
+        ],
+        [
+            {
+                "response_id": f"r{k}",
+                "customer_id": a["customer_id"],
+                "responded_at": _stamp(a["responded"]),
+                "score": 3,
+            }
+            for k, a in enumerate(answers)
+        ],
+    )
+    queries = pd.DataFrame(
+        {
+            "customer_id": pd.Series([c for c, _ in asked], dtype="str"),
+            "as_of": pd.Series([_stamp(t) for _, t in asked], dtype="datetime64[ns, UTC]"),
+        }
+    )
+    got = compute_features(inter, surv, cust, queries, SPEC)
+    for k, (customer, t) in enumerate(asked):
+        for name, value in _edge_expected(rows, answers, customer, t).items():
+            assert same(got[name].iloc[k], float(value)), (customer, t, name, got[name].iloc[k])
+
+
+def test_a_customer_without_contacts_never_gets_another_customers():
+    """Nanosecond contacts three years apart make a stream's span of time keys ~1e17, and
+    the keys of customers coded ~90 places later wrapped around int64 into c0's events
+    (one of them had -2 contacts)."""
+    t = at(0)
+    rows = [
+        {"interaction_id": "a", "customer_id": "c0", "channel": "chat", "opened_at": t},
+        {
+            "interaction_id": "b",
+            "customer_id": "c0",
+            "channel": "chat",
+            "opened_at": t + pd.Timedelta(10**17 + 1, "ns"),
+        },
+    ]
+    inter, surv, cust = tables(rows, [])
+    others = [f"q{k:03d}" for k in range(250)]  # coded after c0, in this order
+    queries = pd.DataFrame(
+        {
+            "customer_id": pd.Series(["c0", *others], dtype="str"),
+            "as_of": t + pd.Timedelta(10**17 + 5, "ns"),
+        }
+    )
+    got = compute_features(inter, surv, cust, queries, SPEC)
+    assert got["contacts_total"].tolist() == [2.0] + [0.0] * len(others)
+
+
+def test_a_request_spanning_three_centuries_is_not_negative():
+    """The API accepts 1900-2199: 300 years, more than an int64 of nanoseconds holds."""
+    contact = {
+        "interaction_id": "i",
+        "channel": "chat",
+        "opened_at": pd.Timestamp("1900-01-02", tz="UTC"),
+        "first_response_at": pd.Timestamp("2199-01-02", tz="UTC"),
+    }
+    request = OnlineCustomer("c", pd.Timestamp("2199-12-30", tz="UTC"), interactions=[contact])
+    got = online_features([request], SPEC).iloc[0]
+    days = (pd.Timestamp("2199-12-30") - pd.Timestamp("1900-01-02")).days
+    assert got["days_since_last_contact"] == days
+    assert got["open_ticket_mean_age_h"] == days * 24
+    assert got["last_contact_response_wait_h"] == (days - 362) * 24
+
+
+@pytest.mark.parametrize(
+    "value", [None, "NaT", float("nan"), pd.NaT, "soon", "3000-01-01"], ids=repr
+)
+def test_an_unusable_as_of_is_refused_by_name(value):
+    with pytest.raises(InvalidTimeError, match="as_of"):
+        as_of_timestamp(value)
+
+
+def test_batch_and_online_queries_without_a_time_are_refused():
+    """As of NaT every window came out empty (contacts_7d was -1): refused, never answered."""
+    inter, surv, cust = tables([], [])
+    queries = queries_at(0).assign(as_of=[at(0), pd.NaT, at(1)])
+    with pytest.raises(InvalidTimeError, match="customer 'c1'"):
+        compute_features(inter, surv, cust, queries, SPEC)
+    with pytest.raises(InvalidTimeError, match="NaT"):
+        online_features([OnlineCustomer("c", pd.NaT)], SPEC)
+    with pytest.raises(InvalidTimeError):
+        snapshot_as_of(inter, surv, cust, pd.NaT, SPEC)

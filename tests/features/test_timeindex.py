@@ -5,7 +5,10 @@ from hypothesis import strategies as st
 from features.timeindex import (
     EventIndex,
     TimeRanks,
+    earlier_by,
+    elapsed,
     last_value,
+    offsets_from,
     prefix_sums,
     window_extreme,
     window_sum,
@@ -109,3 +112,83 @@ def test_extreme_and_missing_query_times_neither_overflow_nor_count_events():
         before = ranks.of_queries(extremes)
         assert before[0] == 0  # NaT (int64 min): nothing is known before it
         assert (ranks.of_events(events) < before[1]).all()  # the far future: everything
+
+
+# --- overflow: every shape of query against every shape of event -------------------
+
+NS_MIN, NS_MAX = np.iinfo(np.int64).min + 1, np.iinfo(np.int64).max  # datetime64[ns]; min is NaT
+NAT = np.iinfo(np.int64).min
+NOW = 1_700_000_000 * 10**9
+ns_times = st.one_of(
+    st.integers(NS_MIN, NS_MIN + 10**12),  # the earliest representable instants
+    st.integers(NS_MAX - 10**12, NS_MAX),  # the latest
+    st.integers(NOW - 10**17, NOW + 10**17),  # today, +-3 years, to the nanosecond
+    st.integers(-(10**8), 10**8).map(lambda s: NOW + s * 10**9),  # whole seconds
+)
+
+
+@st.composite
+def events_and_queries(draw):
+    """Events of a few codes anywhere in datetime64[ns]; queries before every event, after
+    every event, at event times, one ns either side, at both extremes and NaT, with codes
+    up to far past the events' (an entity that has no event in this stream)."""
+    evs = draw(st.lists(st.tuples(st.integers(0, 3), ns_times), min_size=1, max_size=25))
+    times = [t for _, t in evs]
+    near = [min(max(t + d, NS_MIN), NS_MAX) for t in times for d in (-1, 0, 1)]
+    shapes = [min(times) - 1 if min(times) > NS_MIN else NS_MIN, max(times) + 1, NS_MIN, NS_MAX]
+    q_times = st.one_of(st.sampled_from(near + [s for s in shapes if s <= NS_MAX]), ns_times)
+    q_times = st.one_of(q_times, st.just(NAT))
+    q_codes = st.one_of(st.integers(-1, 5), st.integers(0, 2**40), st.just(2**62))
+    qs = draw(st.lists(st.tuples(q_codes, q_times), min_size=1, max_size=25))
+    return evs, qs
+
+
+@settings(max_examples=400, deadline=None)
+@given(events_and_queries())
+def test_positions_are_exact_for_every_query_shape(data):
+    """``before`` is the number of events ordered before (code, t): every event of a lower
+    code, then the code's own events strictly before t. Nothing wraps, NaT sees nothing."""
+    evs, qs = data
+    codes = np.array([c for c, _ in evs], dtype=np.int64)
+    times = np.array([t for _, t in evs], dtype=np.int64)
+    index = EventIndex.build(codes, times)
+    q_codes = np.array([c for c, _ in qs], dtype=np.int64)
+    q_times = np.array([t for _, t in qs], dtype=np.int64)
+    before, start = index.before(q_codes, q_times), index.start(q_codes)
+    for k, (c, t) in enumerate(qs):
+        lower = sum(e < c for e, _ in evs)
+        own = sum(e == c and et < t for e, et in evs) if t != NAT else 0
+        assert (start[k], before[k]) == (lower, lower + own), (c, t)
+
+
+def test_a_code_past_the_events_never_reads_another_entitys_events():
+    """The property above's case, spelled out: with nanosecond times over three years a
+    code's span is ~1e17, and code 185 x span wrapped around int64 into code 0's events."""
+    times = np.array([NOW, NOW + 10**17 + 1], dtype=np.int64)
+    index = EventIndex.build(np.array([0, 0]), times)
+    assert index.ranks.unit == 1
+    wraps = -(-(2**64) // index.ranks.span)  # the first code whose key wraps into code 0's
+    q_codes, q_times = np.array([wraps]), np.array([NOW + 10**17 + 5])
+    assert index.before(q_codes, q_times)[0] - index.start(q_codes)[0] == 0
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.integers(NS_MIN, NS_MAX), st.integers(NS_MIN, NS_MAX), st.sampled_from([1, 3_600 * 10**9])
+)
+def test_elapsed_is_the_exact_difference_rounded_once(later, earlier, unit):
+    got = elapsed(np.array([later]), np.array([earlier]), unit)[0]
+    assert got == float(later - earlier) / unit  # Python's int -> float rounds exactly
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(ns_times, st.just(NAT)), st.integers(0, 400 * 86_400 * 10**9))
+def test_window_starts_saturate_at_the_earliest_instant(t, ns):
+    assert earlier_by(np.array([t]), ns)[0] == max(t - ns, NS_MIN)
+
+
+@settings(max_examples=300, deadline=None)
+@given(ns_times, ns_times)
+def test_offsets_are_exact_across_all_of_datetime64(a, b):
+    origin, t = min(a, b), max(a, b)
+    assert int(offsets_from(np.array([t]), origin)[0]) == t - origin
