@@ -171,10 +171,21 @@ class _Stream:
         )
 
 
+def internal_ids(customers: pd.DataFrame) -> pd.Index:
+    """Customers flagged as internal or test accounts: never counted anywhere."""
+    flagged = customers["is_internal"].fillna(False).astype(bool)
+    ids: pd.Index = pd.Index(customers.loc[flagged, "customer_id"])
+    return ids
+
+
 def agent_history(
-    interactions: pd.DataFrame, surveys: pd.DataFrame, spec: FeatureSpec
+    interactions: pd.DataFrame,
+    surveys: pd.DataFrame,
+    customers: pd.DataFrame,
+    spec: FeatureSpec,
 ) -> pd.DataFrame:
-    """Surveys with the agent and team of the ticket that triggered them (for agent/team rates)."""
+    """Surveys with the agent and team of the ticket that triggered them (for agent/team
+    rates); internal and test accounts' answers left out, as everywhere else."""
     # Hash the (few) surveyed ticket ids once and look every ticket up in that table: far
     # cheaper than one hash table over all ticket ids.
     survey_codes, surveyed = pd.factorize(surveys["interaction_id"])
@@ -188,7 +199,8 @@ def agent_history(
     first_ticket = np.full(len(surveyed) + 1, -1, dtype=np.int64)
     first_ticket[ids[::-1]] = tickets[::-1]  # the first ticket with an id wins
     position = first_ticket[survey_codes]  # code -1 (no id) reads the trailing -1
-    found = position >= 0
+    internal = surveys["customer_id"].isin(internal_ids(customers)).to_numpy(dtype=bool)
+    found = (position >= 0) & ~internal
     linked = pd.concat(
         [
             surveys.loc[found, ["responded_at", "score"]].reset_index(drop=True),
@@ -550,7 +562,7 @@ def compute_features(
         other_codes = pool.submit(pd.factorize, pd.concat(others, ignore_index=True))
         channels = pool.submit(_factorized, interactions["channel"])
         if history is None:
-            history_task = pool.submit(agent_history, interactions, surveys, spec)
+            history_task = pool.submit(agent_history, interactions, surveys, customers, spec)
         i_codes, n_codes, (q_codes, s_codes, c_codes) = _one_code_space(
             pd.factorize(interactions["customer_id"]),
             other_codes.result(),

@@ -13,6 +13,7 @@ import pandas as pd
 
 from features.catalog import FeatureSpec
 from features.pipeline import compute_features
+from features.pipeline import internal_ids as internal_ids  # its home before agent_history
 from nps_core.contracts import INTERACTIONS
 from nps_core.errors import InvalidTimeError
 from nps_core.scale import NPS_SCALE, ScoreScale
@@ -71,12 +72,6 @@ def learn_spec(
         and 1 < interactions[c].nunique() <= max_levels
     )
     return FeatureSpec(channels=channels, extra_categoricals=extras, scale=scale)
-
-
-def internal_ids(customers: pd.DataFrame) -> pd.Index:
-    flagged = customers["is_internal"].fillna(False).astype(bool)
-    ids: pd.Index = pd.Index(customers.loc[flagged, "customer_id"])
-    return ids
 
 
 def build_training_rows(

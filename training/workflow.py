@@ -250,7 +250,7 @@ def train_from_data(
         result.truth_auc = auc_with_ci(result.test_rows["label"].to_numpy()[known], p_true[known])[
             0
         ]
-    history = agent_history(dataset.interactions, dataset.surveys, spec)
+    history = agent_history(dataset.interactions, dataset.surveys, dataset.customers, spec)
     return _finish(
         settings,
         result,

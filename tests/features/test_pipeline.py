@@ -233,7 +233,7 @@ def test_online_equals_batch_for_each_customer(data):
         )
         for c in CUSTOMER_IDS
     ]
-    online = online_features(requests, SPEC, agent_history(inter, surv, SPEC))
+    online = online_features(requests, SPEC, agent_history(inter, surv, cust, SPEC))
     pd.testing.assert_frame_equal(online.reset_index(drop=True), batch.reset_index(drop=True))
 
 
@@ -589,3 +589,51 @@ def test_batch_and_online_queries_without_a_time_are_refused():
         online_features([OnlineCustomer("c", pd.NaT)], SPEC)
     with pytest.raises(InvalidTimeError):
         snapshot_as_of(inter, surv, cust, pd.NaT, SPEC)
+
+
+# --- internal and test accounts ----------------------------------------------------------
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_an_internal_accounts_answers_change_no_other_customers_features(data):
+    """c1 is a test account: whatever it answers (Detractor, Promoter, nothing at all), the
+    agent and team Detractor rates, and every other feature, of c0 and c2 stay the same, in
+    training rows and in snapshots."""
+    rows = data.draw(interaction_rows())
+    surveys = data.draw(survey_rows(len(rows)))
+    minute = data.draw(st.integers(0, 60 * 24 * 100))
+    as_of = at(minute)
+
+    def with_c1_answering(score: int | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+        theirs = [s for s in surveys if s["customer_id"] != "c1"]
+        if score is not None:
+            theirs += [{**s, "score": score} for s in surveys if s["customer_id"] == "c1"]
+        inter, surv, cust = tables(rows, theirs)
+        cust = cust.assign(is_internal=pd.array([False, True, False], dtype="boolean"))
+        train = build_training_rows(inter, surv, cust, SPEC).sort_values("response_id")
+        snap = snapshot_as_of(inter, surv, cust, as_of, SPEC)
+        return train.reset_index(drop=True), snap
+
+    silent_train, silent_snap = with_c1_answering(None)
+    for score in (0, 10):
+        train, snap = with_c1_answering(score)
+        pd.testing.assert_frame_equal(train, silent_train)
+        pd.testing.assert_frame_equal(snap, silent_snap)
+
+
+def test_agent_history_leaves_internal_accounts_out():
+    rows = [
+        {"interaction_id": f"i{k}", "customer_id": c, "channel": "chat", "opened_at": at(k)}
+        | {"agent_id": "a0", "team": "t0"}
+        for k, c in enumerate(["c0", "c1", "c1"])
+    ]
+    surveys = [
+        {"response_id": f"r{k}", "customer_id": c, "responded_at": at(10 + k), "score": 0}
+        | {"interaction_id": f"i{k}"}
+        for k, c in enumerate(["c0", "c1", "c1"])
+    ]
+    inter, surv, cust = tables(rows, surveys)
+    cust = cust.assign(is_internal=pd.array([False, True, False], dtype="boolean"))
+    history = agent_history(inter, surv, cust, SPEC)
+    assert history["responded_at"].tolist() == [at(10)]  # c0's answer only

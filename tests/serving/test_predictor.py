@@ -1,6 +1,7 @@
 """The serving model's hot path gives the model's own numbers, whichever LightGBM call it uses."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from features.dataset import load_dataset
@@ -129,3 +130,22 @@ def test_settings_can_turn_the_fast_path_off(serving_model):
     assert isinstance(serving_model.row_contributions, FastRowContributions)
     row = np.zeros((1, len(serving_model.features)))
     np.testing.assert_array_equal(slow.score(row)[0], serving_model.score(row)[0])
+
+
+def test_the_served_agent_history_leaves_internal_accounts_out(serving_model, sim_dir):
+    """The API's agent and team rates come from the history stored with the model at
+    training time: built like the batch one, without internal and test accounts."""
+    from features.catalog import FeatureSpec
+    from features.pipeline import agent_history
+
+    data = load_dataset(sim_dir)
+    spec = FeatureSpec.from_dict(serving_model.loaded.meta["spec"])
+    expected = agent_history(data.interactions, data.surveys, data.customers, spec)
+    nobody_internal = data.customers.assign(is_internal=False)
+    everyone = agent_history(data.interactions, data.surveys, nobody_internal, spec)
+    assert len(everyone) > len(expected)  # the simulation's test accounts do answer surveys
+    pd.testing.assert_frame_equal(
+        serving_model.history.reset_index(drop=True),
+        expected.reset_index(drop=True),
+        check_dtype=False,
+    )
