@@ -28,7 +28,7 @@ import lightgbm as lgb
 import numpy as np
 
 from features.catalog import FeatureInfo, FeatureSpec
-from features.online import OnlineCustomer, online_features
+from features.online import OnlineCustomer, online_features, online_problems
 from nps_core.errors import NpsRiskError
 from nps_core.playbooks import ACTIONS, band_for
 from training.registry import LoadedModel
@@ -42,12 +42,26 @@ log = logging.getLogger("nps_risk.serving")
 SMALL_BATCH = 64
 
 
-class InputError(NpsRiskError):
-    """A request names features the model does not know, or gives a value of the wrong kind."""
+Loc = list[str | int]
 
-    def __init__(self, message: str, loc: list[str | int]) -> None:
+
+class InputError(NpsRiskError):
+    """A request names features or fields the model does not know, or gives a value it
+    cannot use. ``problems`` lists each one as (where, what, kind); the first is the message."""
+
+    def __init__(
+        self, message: str, loc: Loc, *, problems: Sequence[tuple[Loc, str, str]] = ()
+    ) -> None:
         self.loc = loc
+        self.problems = list(problems) or [(loc, message, "value_error")]
         super().__init__(message)
+
+    @classmethod
+    def of(cls, problems: Sequence[tuple[Loc, str, str]]) -> InputError:
+        loc, message, _ = problems[0]
+        if len(problems) > 1:
+            message += f" (and {len(problems) - 1} more, each named in detail)"
+        return cls(message, loc, problems=problems)
 
 
 @dataclass(frozen=True)
@@ -137,11 +151,24 @@ class ServingModel:
             out.append(row)
         return np.array(out, dtype=np.float64).reshape(len(rows), len(self.features))
 
-    def matrix_from_raw(self, customers: Sequence[OnlineCustomer]) -> np.ndarray:
+    def matrix_from_raw(
+        self,
+        customers: Sequence[OnlineCustomer],
+        base_loc: Sequence[str | int] = (),
+        positions: Sequence[int] | None = None,
+    ) -> np.ndarray:
+        """Rows for customers given as raw interactions; anything the features would not
+        read (see ``online_problems``) is refused, located at ``[*base_loc, position, ...]``."""
         if self.spec is None:
             raise InputError(
                 "this model was trained on a feature table: send 'features', not raw interactions",
-                ["body", "customers"],
+                list(base_loc),
+            )
+        problems = online_problems(customers, self.spec)
+        if problems:
+            at = positions if positions is not None else range(len(customers))
+            raise InputError.of(
+                [([*base_loc, at[p.customer], *p.where], p.message, p.kind) for p in problems]
             )
         frame = online_features(customers, self.spec, self.history)
         return self.model.encoder_.transform(frame)

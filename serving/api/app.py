@@ -106,7 +106,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return JSONResponse(
             {
                 "error": str(exc),
-                "detail": [{"loc": exc.loc, "msg": str(exc), "type": "value_error"}],
+                "detail": [
+                    {"loc": loc, "msg": msg, "type": kind} for loc, msg, kind in exc.problems
+                ],
             },
             status_code=422,
         )

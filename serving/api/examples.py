@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Mapping
+from collections.abc import Hashable, Mapping, Sequence
 from typing import Any
 
 import pandas as pd
 
 from features.dataset import Dataset
+from nps_core.contracts import INTERACTIONS
 
 SURVEY_FIELDS = ["response_id", "responded_at", "score", "interaction_id", "channel"]
 ATTRIBUTE_FIELDS = ["segment", "plan", "region", "signup_at"]
@@ -30,11 +31,20 @@ def json_record(row: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
     return out
 
 
-def raw_customer(data: Dataset, customer_id: str, as_of: pd.Timestamp) -> dict[str, Any]:
-    """One customer's whole history as raw rows; the API itself keeps only what preceded as_of."""
-    interactions = data.interactions[data.interactions["customer_id"] == customer_id].drop(
-        columns=["customer_id"]
-    )
+def raw_customer(
+    data: Dataset, customer_id: str, as_of: pd.Timestamp, extra_columns: Sequence[str] = ()
+) -> dict[str, Any]:
+    """One customer's whole history as raw rows; the API itself keeps only what preceded as_of.
+
+    Interactions carry the contract's fields and ``extra_columns`` (the served model's extra
+    columns), nothing else: the API refuses fields the model does not know.
+    """
+    fields = [
+        c
+        for c in (*INTERACTIONS.names, *extra_columns)
+        if c != "customer_id" and c in data.interactions.columns
+    ]
+    interactions = data.interactions.loc[data.interactions["customer_id"] == customer_id, fields]
     surveys = data.surveys[data.surveys["customer_id"] == customer_id]
     attributes = data.customers[data.customers["customer_id"] == customer_id]
     return {

@@ -26,7 +26,11 @@ Timestamp = Annotated[datetime, AfterValidator(_plausible)]
 
 
 class InteractionIn(BaseModel):
-    model_config = ConfigDict(extra="allow")  # passthrough columns the model may know
+    """One support contact. Any other field must be one of the served model's extra columns
+    (text, or null); an unknown one, such as ``resolvedAt``, answers 422 naming it."""
+
+    # extra columns depend on the model served: checked by the hot path, with the model
+    model_config = ConfigDict(extra="allow")
 
     interaction_id: str = Field(min_length=1, max_length=200)
     channel: str = Field(min_length=1, max_length=50)
@@ -54,15 +58,21 @@ class InteractionIn(BaseModel):
 
 
 class SurveyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     response_id: str = Field(min_length=1, max_length=200)
     responded_at: Timestamp
-    score: int = Field(ge=0, le=10)
+    score: int = Field(
+        description="on the served model's scale (NPS: 0-10); a score off it answers 422"
+    )
     interaction_id: str | None = None
     channel: str | None = None
     comment: str | None = Field(default=None, max_length=5000)
 
 
 class AttributesIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     segment: str | None = None
     plan: str | None = None
     region: str | None = None
@@ -70,6 +80,8 @@ class AttributesIn(BaseModel):
 
 
 class CustomerIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     customer_id: str = Field(min_length=1, max_length=200)
     as_of: Timestamp | None = Field(
         default=None, description="defaults to now; a time without zone is UTC"
@@ -77,7 +89,10 @@ class CustomerIn(BaseModel):
     features: dict[str, FeatureValue] | None = Field(
         default=None, description="precomputed feature values (see GET /v1/model for the list)"
     )
-    interactions: Annotated[list[InteractionIn], Field(max_length=5000)] | None = None
+    interactions: Annotated[list[InteractionIn], Field(max_length=5000)] | None = Field(
+        default=None,
+        description="raw recent contacts; one interaction_id (and response_id) once each",
+    )
     surveys: Annotated[list[SurveyIn], Field(max_length=1000)] | None = None
     attributes: AttributesIn | None = None
 
@@ -91,6 +106,11 @@ class CustomerIn(BaseModel):
 
 
 class PredictRequest(BaseModel):
+    """Unknown fields anywhere are refused (422) rather than ignored: a misspelt ``as_of``
+    would otherwise be scored as of now."""
+
+    model_config = ConfigDict(extra="forbid")
+
     customers: list[CustomerIn] = Field(min_length=1)
 
 

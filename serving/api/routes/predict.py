@@ -54,7 +54,9 @@ async def predict(request: Request) -> Response:
     raw = [i for i, c in enumerate(customers) if c.features is None]
     if raw:
         online = [online_customer(customers[i]) for i in raw]
-        matrix[raw] = await run_in_threadpool(model.matrix_from_raw, online)
+        matrix[raw] = await run_in_threadpool(
+            model.matrix_from_raw, online, ["body", "customers"], raw
+        )
     ids = [c.customer_id for c in customers]
     if len(customers) > BATCH_INLINE_LIMIT:
         scored = await run_in_threadpool(model.answer, ids, matrix)

@@ -125,6 +125,16 @@ def test_invalid_input_names_the_field(api_server):
             "/v1/predict", content=b"{not json", headers={"content-type": "application/json"}
         )
         assert r.status_code == 422 and "Traceback" not in r.text
+        # what the model cannot read is refused, not guessed (all cases: test_inprocess.py)
+        contact = {"interaction_id": "i", "channel": "chat", "opened_at": "2026-01-01T00:00:00Z"}
+        for interactions, where in [
+            ([contact | {"resolvedAt": "2026-01-02T00:00:00Z"}], [0, "resolvedAt"]),
+            ([contact, contact], [1, "interaction_id"]),
+        ]:
+            body = {"customers": [{"customer_id": "c", "interactions": interactions}]}
+            r = c.post("/v1/predict", json=body)
+            assert r.status_code == 422 and set(r.json()) == {"error", "detail"}, r.text
+            assert r.json()["detail"][0]["loc"] == ["body", "customers", 0, "interactions", *where]
 
 
 def test_batch_and_body_limits_answer_413(api_server, feature_rows):
