@@ -17,6 +17,7 @@ import pandas as pd
 from features.catalog import FeatureSpec
 from features.pipeline import AGENT_HISTORY_COLUMNS, compute_features
 from features.rows import as_of_timestamp
+from features.validation import canonical_text
 from nps_core.contracts import CUSTOMERS, INTERACTIONS, SURVEYS, conform
 from nps_core.scale import ScoreScale
 
@@ -69,10 +70,16 @@ def online_features(
             ),
         }
     )
+    tables = [
+        canonical_text(conform(_frame(rows, contract.required), contract), contract)
+        for rows, contract in (
+            (interactions, INTERACTIONS),
+            (surveys, SURVEYS),
+            (attributes, CUSTOMERS),
+        )
+    ]
     features = compute_features(
-        conform(_frame(interactions, INTERACTIONS.required), INTERACTIONS),
-        conform(_frame(surveys, SURVEYS.required), SURVEYS),
-        conform(_frame(attributes, CUSTOMERS.required), CUSTOMERS),
+        *tables,
         queries,
         spec,
         history=empty_history() if history is None else history,

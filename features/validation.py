@@ -408,6 +408,19 @@ def _missing_column(kind: ColumnKind, n: int) -> pd.Series:
     return pd.Series(np.full(n, np.nan)).astype(KIND_DTYPES[kind])
 
 
+def canonical_text(frame: pd.DataFrame, contract: TableContract) -> pd.DataFrame:
+    """Text as validation leaves it: ``str`` contract columns and text extras stripped with
+    empty as missing, channels normalised. For rows that skip validation (the API's), so
+    online and batch read the same values."""
+    cleaned = {
+        name: normalise_channels(frame[name]) if name == "channel" else clean_strings(frame[name])
+        for name in contract.of_kind("str")
+        if name in frame.columns
+    }
+    extras = {n: _carry_extra(frame[n]) for n in frame.columns if n not in contract.names}
+    return frame.assign(**cleaned, **extras)
+
+
 def _carry_extra(values: pd.Series) -> pd.Series:
     """Extra columns are kept; text ones get the same cleaning as contract ``str`` columns."""
     if pd.api.types.is_string_dtype(values.dtype) or values.dtype == object:

@@ -13,6 +13,8 @@ from features.catalog import FeatureSpec, feature_catalog
 from features.online import OnlineCustomer, online_features
 from features.pipeline import agent_history, compute_features
 from features.rows import as_of_timestamp, build_training_rows, snapshot_as_of
+from features.validation import validate_table
+from nps_core.contracts import INTERACTIONS
 from nps_core.errors import InvalidTimeError
 from tests.features.strategies import CUSTOMER_IDS, at, interaction_rows, survey_rows, tables
 
@@ -637,3 +639,36 @@ def test_agent_history_leaves_internal_accounts_out():
     cust = cust.assign(is_internal=pd.array([False, True, False], dtype="boolean"))
     history = agent_history(inter, surv, cust, SPEC)
     assert history["responded_at"].tolist() == [at(10)]  # c0's answer only
+
+
+@given(
+    st.data(),
+    st.lists(st.sampled_from([" E-mail", "Live Chat ", "PHONE", "email", "mail"]), min_size=1),
+)
+def test_online_reads_raw_text_as_the_batch_validation_does(data, spellings):
+    """Channel spellings, padding and empty text: a request carries them as the helpdesk
+    sent them; the batch path cleans them in validation. Both must see the same values."""
+    rows = data.draw(interaction_rows())
+    for i, row in enumerate(rows):
+        row["channel"] = spellings[i % len(spellings)]
+        row["team"] = [" support ", "", None][i % 3]
+    inter, surv, cust = tables(rows, [])
+    raw = inter.astype({"channel": "object", "team": "object"})
+    raw["channel"], raw["team"] = [r["channel"] for r in rows], [r["team"] for r in rows]
+    kept = validate_table(raw, INTERACTIONS, source="t").kept
+    batch = compute_features(kept, surv, cust, queries_at(60 * 24 * 100), SPEC)
+    requests = [
+        OnlineCustomer(
+            customer_id=c,
+            as_of=at(60 * 24 * 100),
+            interactions=[
+                {k: v for k, v in r.items() if k != "customer_id"}
+                for r in rows
+                if r["customer_id"] == c
+            ],
+            attributes=cust[cust.customer_id == c].drop(columns="customer_id").iloc[0].to_dict(),
+        )
+        for c in CUSTOMER_IDS
+    ]
+    online = online_features(requests, SPEC, agent_history(kept, surv, cust, SPEC))
+    pd.testing.assert_frame_equal(online.reset_index(drop=True), batch.reset_index(drop=True))
