@@ -18,7 +18,7 @@ from features.catalog import FeatureSpec
 from features.pipeline import AGENT_HISTORY_COLUMNS, compute_features
 from features.rows import as_of_timestamp
 from features.validation import canonical_text
-from nps_core.contracts import CUSTOMERS, INTERACTIONS, SURVEYS, conform
+from nps_core.contracts import CUSTOMERS, INTERACTIONS, SURVEYS, TableContract, conform
 from nps_core.scale import ScoreScale
 
 
@@ -70,16 +70,14 @@ def online_features(
             ),
         }
     )
-    tables = [
-        canonical_text(conform(_frame(rows, contract.required), contract), contract)
-        for rows, contract in (
-            (interactions, INTERACTIONS),
-            (surveys, SURVEYS),
-            (attributes, CUSTOMERS),
-        )
-    ]
+
+    def table(rows: list[dict[str, Any]], contract: TableContract) -> pd.DataFrame:
+        return canonical_text(conform(_frame(rows, contract.required), contract), contract)
+
     features = compute_features(
-        *tables,
+        table(interactions, INTERACTIONS),
+        table(surveys, SURVEYS),
+        table(attributes, CUSTOMERS),
         queries,
         spec,
         history=empty_history() if history is None else history,

@@ -5,12 +5,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from benchmarks.paths import ECOMMERCE_CSV, REPO  # noqa: F401  (re-exported for tests)
 from tests import postgres
 
 _POSTGRES: dict[str, str] = {}
 _POSTGRES_TESTS_RAN = [False]
+
+# speed is measured in benchmarks, never in tests: no per-example deadline (a loaded 2-core
+# machine makes Hypothesis's 200 ms deadline a source of flaky failures)
+hypothesis_settings.register_profile("nps-risk", deadline=None)
+hypothesis_settings.load_profile("nps-risk")
 
 os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
 os.environ.pop("MLFLOW_TRACKING_URI", None)
