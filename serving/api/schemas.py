@@ -196,6 +196,8 @@ class RiskListOut(BaseModel):
 
 
 class OutreachIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a misspelt field is refused, not dropped
+
     customer_id: str = Field(min_length=1, max_length=200)
     contacted_at: Timestamp | None = Field(default=None, description="defaults to now")
     outcome: Literal["reached", "resolved", "no_answer", "declined", "escalated"]

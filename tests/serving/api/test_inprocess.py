@@ -219,3 +219,9 @@ def test_a_history_over_three_centuries_is_answered(client):
     r = client.post("/v1/predict", json=_body(_raw([old], as_of="2199-12-30T00:00:00Z")))
     assert r.status_code == 200, r.text
     assert all(0 <= x["probability"] <= 1 for x in r.json()["results"])
+
+
+def test_an_outreach_record_with_a_misspelt_field_is_refused(client):
+    r = client.post("/v1/outreach", json={"customer_id": "c1", "outcome": "reached", "note": "x"})
+    assert r.status_code == 422
+    assert r.json()["detail"][0]["loc"] == ["body", "note"]
