@@ -168,6 +168,22 @@ def _cmd_train(args: argparse.Namespace) -> int:
         print(
             f"  simulator's true probabilities ROC-AUC {m['truth_roc_auc']:.3f} (model/truth {t['roc_auc'] / m['truth_roc_auc']:.3f})"
         )
+    if t["list_days"]:
+        short = (
+            f" ({t['short_list_days']:.0f} with fewer answers than k: everyone called)"
+            if t["short_list_days"]
+            else ""
+        )
+        print(
+            f"  LightGBM  calling k = {t['k']:.0f} a day: precision {t['precision_at_k']:.3f} [{t['precision_at_k_low']:.3f}, {t['precision_at_k_high']:.3f}], recall {t['recall_at_k']:.3f} [{t['recall_at_k_low']:.3f}, {t['recall_at_k_high']:.3f}] per list day, over {t['list_days']:.0f} test days{short}"
+        )
+    else:
+        print("  precision and recall at k: not computed (no time column, so no list day)")
+    for column, counts in m["coerced_to_numbers"].items():
+        if counts["became_missing"]:
+            print(
+                f"column {column!r} read as numbers: {counts['became_missing']:,} of its {counts['values']:,} values were not numbers and became missing"
+            )
     print(f"report: {outcome.report}")
     if args.metrics_out:
         write_metrics(args.metrics_out, m)

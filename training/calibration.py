@@ -1,11 +1,13 @@
 """Probability calibration fitted on held-out scores only, stored as plain numbers.
 
 Isotonic when the calibration set is large enough to support it, Platt scaling otherwise.
+Either map rises with the score, so calibration never reverses the model's ranking.
 Stored as arrays so the model file needs no pickled scikit-learn object.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -39,8 +41,16 @@ class Calibrator:
         else:
             logit = _logit(scores).reshape(-1, 1)
             lr = LogisticRegression(C=1e6).fit(logit, y)
-            self.x_ = np.array([float(lr.coef_[0, 0])])
-            self.y_ = np.array([float(lr.intercept_[0])])
+            slope, intercept = float(lr.coef_[0, 0]), float(lr.intercept_[0])
+            if slope < TIE_BREAK:
+                # the calibration rows show no rising relation (a model without skill, seen on
+                # shuffled labels): a falling map would reverse the model's ranking; like an
+                # isotonic plateau, answer their rate and keep the order by a negligible slope
+                rate = float(np.clip(y.mean(), 1e-4, 1 - 1e-4))
+                slope = TIE_BREAK
+                intercept = math.log(rate / (1 - rate)) - slope * float(logit.mean())
+            self.x_ = np.array([slope])
+            self.y_ = np.array([intercept])
         return self
 
     def transform(self, scores: np.ndarray) -> np.ndarray:

@@ -136,9 +136,10 @@ def lift_by_decile(y: np.ndarray, p: np.ndarray) -> pd.DataFrame:
 
 
 def at_k(y: np.ndarray, p: np.ndarray, k: int) -> tuple[float, float]:
-    """Precision and recall when a team calls the k riskiest. Scores tied at the cut are
-    taken at their average hit rate (the expectation under a random tie-break), so the
-    figure never depends on row order."""
+    """Precision and recall of ONE list: calling the k riskiest of these rows (all of them
+    when fewer). Scores tied at the cut are taken at their average hit rate (the expectation
+    under a random tie-break), so the figure never depends on row order. The metrics call
+    it once per list day (``at_capacity_per_day``), never on a whole test period."""
     if len(y) == 0:
         return math.nan, math.nan
     k = min(k, len(y))
@@ -150,17 +151,139 @@ def at_k(y: np.ndarray, p: np.ndarray, k: int) -> tuple[float, float]:
     return hits / k, hits / positives if positives else math.nan
 
 
-def evaluate(y: np.ndarray, p: np.ndarray, *, k: int) -> dict[str, float]:
-    """The headline metrics of one model on one set of rows."""
+def list_days(times: pd.Series) -> np.ndarray:
+    """The list day of each row: the UTC calendar day of its as-of time (the day a list built
+    then would have held it)."""
+    stamps = pd.to_datetime(times, utc=True)
+    return stamps.dt.floor("D").to_numpy()
+
+
+def mean_interval(values: np.ndarray, confidence: float = 0.95) -> tuple[float, float, float]:
+    """Mean of independent units (list days) with Student's t interval; NaN bounds for one."""
+    from scipy.stats import t as student  # type: ignore[import-untyped]  # no stubs installed
+
+    v = np.asarray(values, dtype=np.float64)
+    v = v[~np.isnan(v)]
+    if len(v) == 0:
+        return math.nan, math.nan, math.nan
+    mean = float(v.mean())
+    if len(v) < 2:
+        return mean, math.nan, math.nan
+    half = float(student.ppf(0.5 + confidence / 2, len(v) - 1)) * float(v.std(ddof=1))
+    half /= math.sqrt(len(v))
+    return mean, mean - half, mean + half
+
+
+def wilson_interval(
+    successes: float, n: float, confidence: float = 0.95
+) -> tuple[float, float, float]:
+    """A proportion with Wilson's score interval (sound near 0 and 1 and at small n)."""
+    if n <= 0:
+        return math.nan, math.nan, math.nan
+    z = NormalDist().inv_cdf(0.5 + confidence / 2)
+    rate = successes / n
+    centre = (rate + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(rate * (1 - rate) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return rate, max(0.0, centre - half), min(1.0, centre + half)
+
+
+def at_capacity_per_day(
+    y: np.ndarray, p: np.ndarray, days: np.ndarray | None, k: int, confidence: float = 0.95
+) -> dict[str, float]:
+    """Precision and recall at k as a team lives them: on each list day it calls the k
+    riskiest rows of that day (all of them on a day with fewer), and the figures are the
+    means over the days, each with a t interval over days. Recall is averaged over the days
+    that hold a Detractor. Without list days (no time), every figure is NaN."""
+    out = dict.fromkeys(
+        (
+            "precision_at_k",
+            "precision_at_k_low",
+            "precision_at_k_high",
+            "recall_at_k",
+            "recall_at_k_low",
+            "recall_at_k_high",
+        ),
+        math.nan,
+    )
+    out.update(k=float(k), list_days=0.0, short_list_days=0.0, recall_days=0.0, calls=0.0)
+    if days is None or len(y) == 0:
+        return out
+    y = np.asarray(y, dtype=np.float64)
+    p = np.asarray(p, dtype=np.float64)
+    codes, _ = pd.factorize(pd.Series(days), sort=True)
+    if (codes < 0).any():
+        raise ValueError("a row has no list day (missing as-of time)")
+    order = np.argsort(codes, kind="stable")
+    bounds = np.flatnonzero(np.diff(codes[order])) + 1
+    precision, recall, short, calls = [], [], 0, 0
+    for rows in np.split(order, bounds):
+        day_precision, day_recall = at_k(y[rows], p[rows], k)
+        precision.append(day_precision)
+        recall.append(day_recall)
+        short += len(rows) < k
+        calls += min(k, len(rows))
+    for name, values in (("precision_at_k", precision), ("recall_at_k", recall)):
+        mean, low, high = mean_interval(np.asarray(values), confidence)
+        out.update(
+            {
+                name: mean,
+                f"{name}_low": max(0.0, low) if not math.isnan(low) else low,
+                f"{name}_high": min(1.0, high) if not math.isnan(high) else high,
+            }
+        )
+    out.update(
+        list_days=float(len(precision)),
+        short_list_days=float(short),
+        recall_days=float(np.sum(~np.isnan(recall))),
+        calls=float(calls),
+    )
+    return out
+
+
+def paired_brier_difference(
+    y: np.ndarray, p_a: np.ndarray, p_b: np.ndarray, confidence: float = 0.95
+) -> dict[str, float]:
+    """Brier score of A minus that of B on the same rows, with a paired interval (the mean
+    of the per-row differences of squared errors and its normal-approximation interval)."""
+    labels = np.asarray(y, dtype=np.float64)
+    a, b = np.asarray(p_a, dtype=np.float64), np.asarray(p_b, dtype=np.float64)
+    if not len(labels) == len(a) == len(b):
+        raise ValueError(f"{len(labels)} labels but {len(a)} and {len(b)} scores")
+    out = dict.fromkeys(("brier_a", "brier_b", "difference", "low", "high", "se"), math.nan)
+    out["n"] = float(len(labels))
+    if len(labels) == 0:
+        return out
+    diff = (a - labels) ** 2 - (b - labels) ** 2
+    se = float(diff.std(ddof=1)) / math.sqrt(len(diff)) if len(diff) > 1 else math.nan
+    half = NormalDist().inv_cdf(0.5 + confidence / 2) * se
+    mean = float(diff.mean())
+    out.update(
+        brier_a=float(np.mean((a - labels) ** 2)),
+        brier_b=float(np.mean((b - labels) ** 2)),
+        difference=mean,
+        low=mean - half,
+        high=mean + half,
+        se=se,
+    )
+    return out
+
+
+def evaluate(
+    y: np.ndarray, p: np.ndarray, *, k: int, days: np.ndarray | None = None
+) -> dict[str, float]:
+    """The headline metrics of one model on one set of rows; ``days`` are the rows' list
+    days (``list_days``), without which precision and recall at k are undefined (NaN)."""
     y = np.asarray(y, dtype=np.int64)
     p = np.clip(np.asarray(p, dtype=np.float64), 1e-6, 1 - 1e-6)
     auc, lo, hi = auc_with_ci(y, p)
     both = len(np.unique(y)) == 2
-    precision, recall = at_k(y, p, k)
+    rate, rate_low, rate_high = wilson_interval(float(y.sum()), float(len(y)))
     deciles = lift_by_decile(y, p)
     return {
         "n": float(len(y)),
-        "detractor_rate": float(y.mean()) if len(y) else math.nan,
+        "detractor_rate": rate,
+        "detractor_rate_low": rate_low,
+        "detractor_rate_high": rate_high,
         "roc_auc": auc,
         "roc_auc_low": lo,
         "roc_auc_high": hi,
@@ -168,23 +291,28 @@ def evaluate(y: np.ndarray, p: np.ndarray, *, k: int) -> dict[str, float]:
         "brier": float(brier_score_loss(y, p)) if len(y) else math.nan,
         "log_loss": float(log_loss(y, p, labels=[0, 1])) if len(y) else math.nan,
         "ece": expected_calibration_error(y, p),
-        f"precision_at_{k}": precision,
-        f"recall_at_{k}": recall,
+        **at_capacity_per_day(y, p, days, k),
         "lift_top_decile": float(deciles["lift"].iloc[0]) if len(deciles) else math.nan,
     }
 
 
 def evaluate_by(
-    frame: pd.DataFrame, y: np.ndarray, p: np.ndarray, by: str, *, k: int, min_rows: int = 30
+    frame: pd.DataFrame,
+    y: np.ndarray,
+    p: np.ndarray,
+    by: str,
+    *,
+    k: int,
+    days: np.ndarray | None = None,
+    min_rows: int = 30,
 ) -> pd.DataFrame:
-    """The same metrics per group (channel, segment); groups under ``min_rows`` are flagged."""
+    """The same metrics per group (channel, segment); groups under ``min_rows`` are flagged.
+    A group's k is its share of the daily capacity, still per list day."""
     rows: list[dict[str, Any]] = []
     keys = frame[by].astype("str").fillna("(missing)").to_numpy()
     for key in pd.unique(keys):
         mask = keys == key
-        group_k = max(1, round(k * mask.mean()))  # the group's share of the daily capacity
-        metrics = evaluate(y[mask], p[mask], k=group_k)
-        metrics["precision_at_k"] = metrics.pop(f"precision_at_{group_k}")
-        metrics["recall_at_k"] = metrics.pop(f"recall_at_{group_k}")
-        rows.append({by: key, "k": group_k, **metrics, "low_sample": int(mask.sum()) < min_rows})
+        group_k = max(1, round(k * mask.mean()))
+        metrics = evaluate(y[mask], p[mask], k=group_k, days=None if days is None else days[mask])
+        rows.append({by: key, **metrics, "low_sample": int(mask.sum()) < min_rows})
     return pd.DataFrame(rows).sort_values("n", ascending=False, ignore_index=True)

@@ -137,8 +137,17 @@ class DetractorModel:
         self.calibration = calibration
 
     def fit(
-        self, train: pd.DataFrame, y: np.ndarray, valid: pd.DataFrame, y_valid: np.ndarray
+        self,
+        train: pd.DataFrame,
+        y: np.ndarray,
+        valid: pd.DataFrame,
+        y_valid: np.ndarray,
+        calib: pd.DataFrame,
+        y_calib: np.ndarray,
     ) -> DetractorModel:
+        """The booster on ``train``, its rounds by early stopping on ``valid``; the calibration
+        and the risk bands on ``calib``, rows the early stopping never saw (calibrating on the
+        rows that chose the rounds would fit the calibration to their luck)."""
         self.encoder_ = FeatureEncoder(self.features, self.categorical).fit(train)
         monotone = [self.catalog[f].monotone if f in self.catalog else 0 for f in self.features]
         cat_idx = [self.features.index(c) for c in self.categorical]
@@ -157,14 +166,14 @@ class DetractorModel:
             valid_sets=[d_valid],
             callbacks=[lgb.early_stopping(self.params.early_stopping_rounds, verbose=False)],
         )
-        raw_valid = cast(  # dense rows in, dense scores out
+        raw_calib = cast(  # dense rows in, dense scores out
             np.ndarray,
             self.booster_.predict(
-                self.encoder_.transform(valid), num_iteration=self.booster_.best_iteration
+                self.encoder_.transform(calib), num_iteration=self.booster_.best_iteration
             ),
         )
-        self.calibrator_ = Calibrator(self.calibration).fit(raw_valid, y_valid)
-        calibrated = self.calibrator_.transform(raw_valid)
+        self.calibrator_ = Calibrator(self.calibration).fit(raw_calib, y_calib)
+        calibrated = self.calibrator_.transform(raw_calib)
         self.bands_ = {
             "high": float(np.quantile(calibrated, 0.90)),
             "medium": float(np.quantile(calibrated, 0.70)),

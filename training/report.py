@@ -20,6 +20,7 @@ import pandas as pd
 from nps_core.pages import count, lift, missing, num, percent, render
 from training.plots import LABELS, capacity_k
 from training.train import MODEL_NAMES, TrainResult
+from training.verdict import verdict
 
 CAPTIONS = {
     "roc": "ROC: how well each model ranks Detractors above everyone else; "
@@ -60,12 +61,14 @@ def render_report(
     """The report as one HTML string (the plots read from disk and embedded)."""
     models = [m for m in MODEL_NAMES if m in result.metrics]
     k = capacity_k(result.metrics.get("lightgbm", {}))
-    text, level = verdict(result.metrics)
+    text, level = verdict(result.metrics, result.comparisons)
     context = result.split.describe() if context is None else context
+    days = int(result.metrics.get("lightgbm", {}).get("list_days", 0))
     capacity = (
-        f"precision@k and recall@k: calling the k = {k} riskiest customers of the test period."
-        if k
-        else "no outreach capacity k in the metrics."
+        f"precision@k and recall@k: on each list day (the day of a row's as-of time), calling "
+        f"that day's k = {k} riskiest; means over {days} test days, 95% t interval over days."
+        if k and days
+        else "precision@k and recall@k need a list day per row (a time column): not computed."
     )
     return render(
         "model_report.html",
@@ -90,52 +93,11 @@ def render_report(
     )
 
 
-def verdict(metrics: Mapping[str, Mapping[str, float]]) -> tuple[str, str]:
-    """One line on whether LightGBM has skill and beats its baselines, and "ok" or "warn"."""
-    m = metrics.get("lightgbm", {})
-    auc, low, high = (m.get(key, math.nan) for key in ("roc_auc", "roc_auc_low", "roc_auc_high"))
-    shown = f"ROC-AUC {num(auc, 3)} [{num(low, 3)}, {num(high, 3)}]"
-    if math.isnan(auc):
-        return "ROC-AUC is undefined: the test period holds one class only.", "warn"
-    if high < 0.5:
-        return (
-            f"Worse than chance: LightGBM's {shown} lies below 0.5; check the label direction.",
-            "warn",
-        )
-    if low <= 0.5:
-        return (
-            f"No skill: LightGBM's {shown} includes 0.5, so its ranking cannot be told apart "
-            "from chance on this test period.",
-            "warn",
-        )
-    logistic = metrics.get("logistic", {}).get("roc_auc", math.nan)
-    if math.isnan(logistic):
-        return f"LightGBM {shown}; no logistic baseline to compare with.", "ok"
-    diff = auc - logistic
-    if abs(diff) < 0.0005:
-        return (
-            f"LightGBM ties the logistic baseline ({num(auc, 3)} vs {num(logistic, 3)} "
-            "ROC-AUC): the simpler model does as well.",
-            "warn",
-        )
-    if diff < 0:
-        return (
-            f"LightGBM does not beat the logistic baseline: ROC-AUC {num(auc, 3)} vs "
-            f"{num(logistic, 3)} ({diff:+.3f}); the simpler model does better here.",
-            "warn",
-        )
-    text = f"LightGBM beats the logistic baseline by {diff:+.3f} ROC-AUC ({num(auc, 3)} vs {num(logistic, 3)})"
-    one_rule = metrics.get("one_rule", {}).get("roc_auc", math.nan)
-    if not math.isnan(one_rule):
-        text += f" and the one rule by {auc - one_rule:+.3f}"
-    return text + ".", "ok"
-
-
 # --- sections: rows of text for the template --------------------------------------------
 def _metrics_rows(result: TrainResult, models: list[str], k: int | None) -> list[dict[str, Any]]:
     rows = []
     for label, key, digits, higher_is_better in _metric_spec(k):
-        point = "roc_auc" if key == "roc_auc_ci" else key
+        point = key.removesuffix("_ci")
         values = [result.metrics[m].get(point, math.nan) for m in models]
         rows.append(
             {
@@ -248,8 +210,8 @@ def _metric_spec(k: int | None) -> list[tuple[str, str, int, bool | None]]:
     ]
     if k is not None:
         spec += [
-            (f"precision@{k}", f"precision_at_{k}", 3, True),
-            (f"recall@{k}", f"recall_at_{k}", 3, True),
+            (f"precision@{k} per list day [95%]", "precision_at_k_ci", 3, True),
+            (f"recall@{k} per list day [95%]", "recall_at_k_ci", 3, True),
         ]
     return [*spec, ("lift, top decile", "lift_top_decile", 2, True)]
 
@@ -260,6 +222,10 @@ def _metric_text(metrics: Mapping[str, float], key: str, digits: int) -> str:
             metrics.get(x, math.nan) for x in ("roc_auc", "roc_auc_low", "roc_auc_high")
         )
         return "n/a" if missing(auc) else f"{num(auc, 3)} [{num(low, 3)}, {num(high, 3)}]"
+    if key in ("precision_at_k_ci", "recall_at_k_ci"):
+        base = key.removesuffix("_ci")
+        point, low, high = (metrics.get(base + x, math.nan) for x in ("", "_low", "_high"))
+        return "n/a" if missing(point) else f"{num(point, 3)} [{num(low, 3)}, {num(high, 3)}]"
     value = metrics.get(key, math.nan)
     if key == "n":
         return count(value)

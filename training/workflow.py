@@ -7,6 +7,7 @@ and evaluation are in ``train`` and stay pure.
 from __future__ import annotations
 
 import json
+import logging
 import platform
 import tempfile
 from dataclasses import asdict, dataclass
@@ -33,11 +34,13 @@ from nps_core.errors import NpsRiskError, SchemaError
 from training.metrics import auc_with_ci
 from training.model import LgbmParams
 from training.registry import LoggedModel, log_and_register
-from training.split import Split, split_by_time, split_stratified
+from training.split import Split, split_by_group, split_by_time
 from training.train import TrainResult, fit_and_evaluate
 
 TRUE_LABELS = TRUE_WORDS | {"detractor"}
 FALSE_LABELS = FALSE_WORDS | {"not detractor", "non-detractor"}
+NUMERIC_SHARE = 0.95  # a column is read as numbers when this share of its values parse
+LOG = logging.getLogger(__name__)
 
 
 @dataclass
@@ -95,6 +98,7 @@ def _finish(
     k: int,
     load: LoadReport | None = None,
     quarantine: pd.DataFrame | None = None,
+    coerced: dict[str, dict[str, int]] | None = None,
 ) -> TrainOutcome:
     from training.plots import write_plots
     from training.report import write_report
@@ -126,11 +130,27 @@ def _finish(
         (tables / "data_profile.json").write_text(
             json.dumps(_profile(rows, result.features), indent=1)
         )
+        if coerced:
+            pd.DataFrame([{"column": c, **counts} for c, counts in coerced.items()]).to_csv(
+                tables / "coerced_to_numbers.csv", index=False
+            )
         metrics: dict[str, float] = {}
         for model_name, values in result.metrics.items():
             metrics.update({f"test_{model_name}_{k_}": v for k_, v in values.items()})
         metrics.update({f"test_{k_}": v for k_, v in test_metrics.items()})
         metrics.update({f"valid_{k_}": v for k_, v in result.valid_metrics.items()})
+        for baseline, test in result.comparisons.items():
+            metrics.update(
+                {
+                    f"test_lightgbm_minus_{baseline}_roc_auc_{k_}": v
+                    for k_, v in test.items()
+                    if k_ in ("difference", "low", "high", "p_value")
+                }
+            )
+        if coerced:
+            metrics["coerced_values_missing"] = float(
+                sum(c["became_missing"] for c in coerced.values())
+            )
         if result.truth_auc is not None:
             metrics["test_truth_roc_auc"] = result.truth_auc
             metrics["test_auc_ratio_to_truth"] = test_metrics["roc_auc"] / result.truth_auc
@@ -170,6 +190,8 @@ def _finish(
             "test": {k_: v for k_, v in test_metrics.items()},
             "baselines": {m: result.metrics[m] for m in ("logistic", "one_rule")},
             "split": split,
+            "lightgbm_minus_baseline_roc_auc": result.comparisons,
+            "coerced_to_numbers": coerced or {},
             "model_name": logged.name,
             "model_version": logged.version,
             "run_id": logged.run_id,
@@ -240,6 +262,7 @@ def train_from_data(
         catalog=catalog,
         params=params,
         k=k,
+        day_column="as_of",
         keep_columns=("response_id", "customer_id", "responded_at"),
     )
     truth_path = Path(data_dir) / "truth.parquet"
@@ -304,14 +327,17 @@ def train_from_table(
     y = parse_labels(raw[label], label, str(table))
     frame = raw.drop(columns=[label])
     features = [c for c in frame.columns if c not in {id_column, time_column}]
-    categorical = []
-    for c in features:
-        as_number = pd.to_numeric(frame[c].replace("", None), errors="coerce")
-        if as_number.notna().sum() >= 0.95 * frame[c].replace("", None).notna().sum():
-            frame[c] = as_number.astype("float64")
-        else:
-            categorical.append(c)
-            frame[c] = frame[c].astype("str").replace("", None)
+    frame, categorical, coerced = coerce_columns(frame, features)
+    for column, counts in coerced.items():
+        if counts["became_missing"]:
+            LOG.warning(
+                "%s: column %r read as numbers; %d of its %d values were not numbers and "
+                "became missing",
+                table,
+                column,
+                counts["became_missing"],
+                counts["values"],
+            )
     if time_column:
         times = pd.to_datetime(frame[time_column], utc=True, errors="coerce")
         if times.isna().any():
@@ -324,7 +350,7 @@ def train_from_table(
         frame[time_column] = times
         split: Split = split_by_time(times)
     else:
-        split = split_stratified(y, seed=settings.random_state)
+        split = split_by_group(frame[id_column], seed=settings.random_state)
     frame = (
         frame.rename(columns={id_column: "customer_id"}) if id_column != "customer_id" else frame
     )
@@ -339,6 +365,7 @@ def train_from_table(
         categorical,
         params=params,
         k=k,
+        day_column=time_column,  # the row's time is its as-of time
         group_columns=(),
         keep_columns=keep,
     )
@@ -352,7 +379,34 @@ def train_from_table(
         rows=frame,
         history=None,
         k=k,
+        coerced=coerced,
     )
+
+
+def coerce_columns(
+    frame: pd.DataFrame, features: list[str]
+) -> tuple[pd.DataFrame, list[str], dict[str, dict[str, int]]]:
+    """Each feature column read as numbers when at least NUMERIC_SHARE of its non-empty
+    values parse, else as text (a categorical). Returns the new frame, the categorical
+    columns and, per column read as numbers, how many non-empty values it had and how many
+    of them were not numbers and became missing (nothing is lost silently)."""
+    columns: dict[str, pd.Series] = {}
+    categorical: list[str] = []
+    coerced: dict[str, dict[str, int]] = {}
+    for c in features:
+        given = frame[c].replace("", None)
+        as_number = pd.to_numeric(given, errors="coerce")
+        present = int(given.notna().sum())
+        if as_number.notna().sum() >= NUMERIC_SHARE * present:
+            columns[c] = as_number.astype("float64")
+            coerced[c] = {
+                "values": present,
+                "became_missing": present - int(as_number.notna().sum()),
+            }
+        else:
+            categorical.append(c)
+            columns[c] = frame[c].astype("str").replace("", None)
+    return frame.assign(**columns), categorical, coerced
 
 
 def _json_safe(value: Any) -> Any:
@@ -373,4 +427,11 @@ def write_metrics(path: Path, summary: dict[str, Any]) -> None:
     path.write_text(json.dumps(_json_safe(summary), indent=1, default=str))
 
 
-__all__ = ["TrainOutcome", "parse_labels", "train_from_data", "train_from_table", "write_metrics"]
+__all__ = [
+    "TrainOutcome",
+    "coerce_columns",
+    "parse_labels",
+    "train_from_data",
+    "train_from_table",
+    "write_metrics",
+]

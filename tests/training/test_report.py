@@ -12,11 +12,13 @@ import pytest
 
 from features.catalog import FeatureSpec, feature_catalog
 from nps_core.pages import environment
+from training.metrics import paired_auc_difference
 from training.model import LgbmParams
 from training.plots import capacity_k, write_plots
-from training.report import render_report, verdict, write_report
+from training.report import render_report, write_report
 from training.split import split_by_time
 from training.train import MODEL_NAMES, TrainResult, fit_and_evaluate
+from training.verdict import verdict
 
 FEATURES = [
     "escalations_30d",
@@ -67,6 +69,7 @@ def train(rows: pd.DataFrame, y: np.ndarray) -> TrainResult:
         catalog={f: catalog[f] for f in FEATURES},
         params=LgbmParams(max_rounds=50, num_threads=1),
         k=20,
+        day_column="responded_at",
     )
 
 
@@ -121,7 +124,12 @@ def test_report_names_the_models_and_shows_their_metrics(report, result):
         assert f"{m['roc_auc']:.3f} [{m['roc_auc_low']:.3f}, {m['roc_auc_high']:.3f}]" in report
         assert f"{m['brier']:.4f}" in report
         assert f"{m['pr_auc']:.3f}" in report
-    assert "precision@20" in report
+    assert "precision@20 per list day" in report
+    m = result.metrics["lightgbm"]
+    shown = (
+        f"{m['precision_at_k']:.3f} [{m['precision_at_k_low']:.3f}, {m['precision_at_k_high']:.3f}]"
+    )
+    assert shown in report and f"{int(m['list_days'])} test days" in report
     assert result.baseline_notes["one_rule"] in report
 
 
@@ -160,10 +168,12 @@ def test_report_uses_the_shared_layout_and_stylesheet(report):
 
 def test_verdict_sees_signal(report, result):
     assert "no skill" not in report.lower()
-    text, level = verdict(result.metrics)
+    text, level = verdict(result.metrics, result.comparisons)
     assert level in {"ok", "warn"}
     assert "logistic baseline" in text
     assert html.escape(text) in report
+    c = result.comparisons["logistic"]
+    assert f"[{c['low']:+.3f}, {c['high']:+.3f}]" in text  # the paired interval is shown
 
 
 def test_verdict_says_no_skill_on_shuffled_labels(shuffled, plots, tmp_path):
@@ -174,22 +184,55 @@ def test_verdict_says_no_skill_on_shuffled_labels(shuffled, plots, tmp_path):
     assert "rows_test" in page  # without a context, the split is shown
 
 
+def _paired(difference: float, half: float, p_value: float) -> dict[str, float]:
+    return {
+        "auc_a": 0.75 + difference,
+        "auc_b": 0.75,
+        "difference": difference,
+        "low": difference - half,
+        "high": difference + half,
+        "p_value": p_value,
+        "n": 1234.0,
+    }
+
+
 def test_verdict_cases():
-    def metrics(lgbm: float, logistic: float, half: float = 0.02) -> dict[str, dict[str, float]]:
-        row = {"roc_auc": lgbm, "roc_auc_low": lgbm - half, "roc_auc_high": lgbm + half}
-        return {"lightgbm": row, "logistic": {"roc_auc": logistic}}
+    def metrics(lgbm: float, half: float = 0.02) -> dict[str, dict[str, float]]:
+        return {
+            "lightgbm": {"roc_auc": lgbm, "roc_auc_low": lgbm - half, "roc_auc_high": lgbm + half}
+        }
 
-    assert verdict(metrics(0.762, 0.750)) == (
-        "LightGBM beats the logistic baseline by +0.012 ROC-AUC (0.762 vs 0.750).",
-        "ok",
+    beats = {"logistic": _paired(0.012, 0.008, 0.003), "one_rule": _paired(0.05, 0.01, 1e-6)}
+    text, level = verdict(metrics(0.762), beats)
+    assert level == "ok" and text.startswith("LightGBM (ROC-AUC 0.762 [0.742, 0.782]) beats")
+    assert (
+        "beats the logistic baseline: ROC-AUC 0.762 vs 0.750, difference +0.012 [+0.004, +0.020], p = 0.003"
+        in text
     )
-    text, level = verdict(metrics(0.70, 0.75))
-    assert text.startswith("LightGBM does not beat the logistic baseline") and level == "warn"
-    assert verdict(metrics(0.51, 0.52, half=0.05))[0].startswith("No skill")
-    assert verdict(metrics(0.40, 0.52))[0].startswith("Worse than chance")
-    assert "undefined" in verdict(metrics(float("nan"), 0.5))[0]
+    assert "beats the one rule" in text and "p < 0.001" in text and "1,234 test rows" in text
+    worse = verdict(metrics(0.70), {"logistic": _paired(-0.05, 0.01, 1e-5)})
+    assert "is worse than the logistic baseline" in worse[0] and worse[1] == "warn"
+    assert verdict(metrics(0.51, half=0.05), beats)[0].startswith("No skill")
+    assert verdict(metrics(0.40), beats)[0].startswith("Worse than chance")
+    assert "undefined" in verdict(metrics(float("nan")), beats)[0]
 
 
-def test_capacity_k_is_read_from_the_metric_keys():
-    assert capacity_k({"roc_auc": 0.7, "precision_at_50": 0.3, "recall_at_50": 0.1}) == 50
+def test_verdict_says_beats_only_when_the_paired_test_does(result):
+    """A higher point estimate whose paired interval holds 0 is no win (the old verdict said
+    "beats by +0.012" here)."""
+    text, level = verdict(
+        {"lightgbm": {"roc_auc": 0.762, "roc_auc_low": 0.74, "roc_auc_high": 0.78}},
+        {"logistic": _paired(0.012, 0.02, 0.24)},
+    )
+    assert "beats" not in text and level == "warn"
+    assert "is not distinguishable from the logistic baseline" in text
+    assert "+0.012 [-0.008, +0.032], p = 0.240" in text
+    p = result.predictions
+    assert result.comparisons["logistic"] == paired_auc_difference(
+        result.test_rows["label"].to_numpy(), p["lightgbm"], p["logistic"]
+    )
+
+
+def test_capacity_k_is_read_from_the_metrics():
+    assert capacity_k({"roc_auc": 0.7, "k": 50.0, "precision_at_k": 0.3}) == 50
     assert capacity_k({"roc_auc": 0.7}) is None

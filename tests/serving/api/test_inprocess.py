@@ -74,7 +74,7 @@ def _tiny_model(folder) -> ServingModel:
         [f for f in features if catalog[f].kind == "categorical"],
         catalog,
         LgbmParams(max_rounds=5, early_stopping_rounds=5, min_child_samples=5, num_threads=1),
-    ).fit(train, y, train, y)
+    ).fit(train, y, train, y, train, y)  # a fixture model: early stopping, calibration alike
     loaded = LoadedModel(
         model, {"spec": spec.as_dict()}, "tiny", "1", "champion", "registry", folder
     )
