@@ -53,6 +53,32 @@ class Settings(BaseSettings):
     )
     daily_capacity: int = Field(default=50, gt=0, description="outreach calls a team makes per day")
     control_share: float = Field(default=0.10, ge=0, lt=1)
+    promotion_auc_margin: float = Field(
+        default=0.01,
+        ge=0,
+        lt=0.5,
+        description="promote only if the challenger is not worse than the champion beyond this "
+        "ROC-AUC: the 95% lower bound of challenger minus champion (DeLong, paired) must stay "
+        "above -margin (a non-inferiority test)",
+    )
+    promotion_brier_margin: float = Field(
+        default=0.002,
+        ge=0,
+        lt=1,
+        description="promote only if the 95% upper bound of challenger minus champion Brier "
+        "score (paired, same rows) stays below this (the calibration check)",
+    )
+    promotion_min_holdout_rows: int = Field(
+        default=200,
+        ge=1,
+        description="promotion needs at least this many hold-out rows newer than both models' "
+        "training data; fewer and it refuses",
+    )
+    promotion_min_class_rows: int = Field(
+        default=30,
+        ge=1,
+        description="... and at least this many Detractors and as many non-Detractors among them",
+    )
     api_keys: str = Field(default="", description="comma-separated SHA-256 hex digests")
     admin_keys: str = Field(default="", description="comma-separated SHA-256 hex digests")
     max_batch: int = Field(default=1000, gt=0)

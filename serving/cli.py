@@ -195,8 +195,10 @@ def _cmd_promote(args: argparse.Namespace) -> int:
     from nps_core.config import get_settings
     from training.registry import promote
 
-    decision = promote(get_settings(), tolerance=args.tolerance)
+    decision = promote(get_settings(), auc_margin=args.tolerance)
     print(decision.reason)
+    for check in decision.checks:
+        print(f"  {check.line()}")
     return 0 if decision.promoted or not args.strict else 1
 
 
@@ -363,20 +365,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--table", type=table_file, help="bring your own feature table (CSV or Parquet)")
     p.add_argument("--label", help="label column of --table (yes/no, true/false, 1/0)")
     p.add_argument("--id", help="id column of --table")
-    p.add_argument(
-        "--time", help="time column of --table (without it: a stratified random hold-out)"
-    )
+    p.add_argument("--time", help="time column of --table (without it: a hold-out split by --id)")
     p.add_argument(
         "--k", type=positive_int, help="daily outreach capacity for precision/recall at k"
     )
     p.add_argument("--metrics-out", type=out_file, help="write the test metrics as JSON")
 
-    p = command("promote", _cmd_promote, "challenger -> champion, if it earns it")
+    p = command("promote", _cmd_promote, "challenger -> champion, if it passes the gate")
     p.add_argument(
         "--tolerance",
         type=fraction(0.0, 1.0, "a ROC-AUC margin in [0, 1)"),
-        default=0.0,
-        help="ROC-AUC the challenger may trail by",
+        help="ROC-AUC the challenger may trail the champion by, at the 95%% lower bound of the "
+        "paired difference (default: NPS_RISK_PROMOTION_AUC_MARGIN, 0.01)",
     )
     p.add_argument("--strict", action="store_true", help="exit 1 when nothing is promoted")
 

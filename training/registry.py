@@ -8,6 +8,7 @@ the model format. The embedded default keeps tracking, registry and artifacts in
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -19,14 +20,28 @@ import numpy as np
 import pandas as pd
 
 from nps_core.config import Settings
-from nps_core.errors import ModelNotFoundError, NpsRiskError
+from nps_core.errors import ModelNotFoundError
 from training.baselines import to_object_categoricals
-from training.metrics import auc_with_ci
+from training.gate import (
+    GateCheck,
+    Margins,
+    calibration_check,
+    discrimination_check,
+    gate_reason,
+    holdout_check,
+    missing_features_check,
+    newer_holdout,
+    skill_check,
+)
 from training.model import DetractorModel
 
 EXPERIMENT = "nps-risk"
 CHALLENGER, CHAMPION = "challenger", "champion"
 PIP_REQUIREMENTS = ["nps-risk", "lightgbm>=4.5", "pandas>=3.0", "numpy>=2.0", "scikit-learn>=1.6"]
+SMOKE_ROWS = "smoke_rows.parquet"  # a few hold-out rows and the probabilities given at training
+EXPECTED = "_expected_probability"
+# what the registry answers when it is reachable but holds no such model or alias
+ABSENT = {"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"}
 
 
 def configure(settings: Settings) -> Any:
@@ -100,6 +115,10 @@ def log_and_register(
 
         bundle = Path(tmp) / "bundle"
         model.save(bundle, extra={**meta, "run_id": run.info.run_id})
+        smoke = holdout[model.features].head(20).reset_index(drop=True)
+        smoke.assign(**{EXPECTED: model.predict_proba(smoke)}).to_parquet(
+            bundle / SMOKE_ROWS, index=False
+        )
         if history is not None:
             history.to_parquet(bundle / "history.parquet", index=False)
         example = to_object_categoricals(holdout[model.features].head(5), model.categorical)
@@ -144,39 +163,99 @@ def _bundle_in(folder: Path) -> Path:
     return found[0].parent
 
 
+def smoke_test(model: DetractorModel, bundle: Path) -> None:
+    """Refuse a model that loads but cannot answer: a row with every feature missing must
+    get a probability, and the rows stored at training must get the same probabilities."""
+    blank = pd.DataFrame(
+        {
+            f: pd.Series([None], dtype="str") if f in model.categorical else [np.nan]
+            for f in model.features
+        }
+    )
+    frames = [blank]
+    stored = bundle / SMOKE_ROWS
+    expected = None
+    if stored.is_file():
+        rows = pd.read_parquet(stored)
+        expected = rows.pop(EXPECTED).to_numpy(dtype=np.float64)
+        frames.append(rows)
+    p = model.predict_proba(pd.concat(frames, ignore_index=True))
+    if p.shape != (sum(len(f) for f in frames),) or not np.all((p >= 0) & (p <= 1)):
+        raise ModelNotFoundError(
+            f"the model in {bundle.name} fails the smoke test: probabilities outside [0, 1] or "
+            "missing (NaN); retrain it"
+        )
+    if expected is not None and not np.allclose(p[1:], expected, rtol=0, atol=1e-6):
+        worst = float(np.max(np.abs(p[1:] - expected)))
+        raise ModelNotFoundError(
+            f"the model in {bundle.name} fails the smoke test: it no longer gives the "
+            f"probabilities it gave at training (off by up to {worst:.2g}); retrain it"
+        )
+
+
+def _fetch_version(
+    settings: Settings, version: str, folder: Path
+) -> tuple[Path, DetractorModel, dict[str, Any]]:
+    """One registered version by NUMBER (an alias can move between two reads), loaded and
+    smoke-tested; the bundle stays in ``folder``."""
+    import mlflow
+
+    local = Path(
+        mlflow.artifacts.download_artifacts(
+            artifact_uri=f"models:/{settings.model_name}/{version}", dst_path=str(folder)
+        )
+    )
+    bundle = _bundle_in(local)
+    model, meta = DetractorModel.load(bundle)
+    try:
+        smoke_test(model, bundle)
+    except ModelNotFoundError as exc:
+        raise ModelNotFoundError(
+            f"version {version} of '{settings.model_name}': {exc}; it was not loaded"
+        ) from exc
+    return bundle, model, meta
+
+
+def _version_of(client: Any, settings: Settings, alias: str) -> str | None:
+    """The version behind an alias, read once; None when the registry says it is not set.
+    Any other failure (the registry cannot be reached) propagates."""
+    try:
+        return str(client.get_model_version_by_alias(settings.model_name, alias).version)
+    except Exception as exc:
+        if getattr(exc, "error_code", None) in ABSENT:
+            return None
+        raise
+
+
 def load_model(settings: Settings, alias: str = CHAMPION, *, use_cache: bool = True) -> LoadedModel:
     """The model behind an alias, from the registry; if the registry cannot be reached, the
-    last good local copy (and the answer says so)."""
+    last good local copy (and the answer says so). A registry that answers that the alias is
+    not set means no model: a deleted alias is never served from the cache."""
     try:
-        import mlflow
-
         client = configure(settings)
-        version = client.get_model_version_by_alias(settings.model_name, alias)
-        with tempfile.TemporaryDirectory() as tmp:
-            local = Path(
-                mlflow.artifacts.download_artifacts(
-                    artifact_uri=f"models:/{settings.model_name}/{version.version}", dst_path=tmp
-                )
+        version = _version_of(client, settings, alias)
+        if version is None:
+            raise ModelNotFoundError(
+                f"no model '{settings.model_name}@{alias}': the registry has no such alias (never "
+                "set, or removed). Train one with `nps-risk train` and promote it with "
+                "`nps-risk promote`."
             )
-            bundle = _bundle_in(local)
-            model, meta = DetractorModel.load(bundle)  # refuse a broken model before caching it
+        with tempfile.TemporaryDirectory() as tmp:
+            # refuse a broken model (load and smoke test) before it can reach the cache
+            bundle, model, meta = _fetch_version(settings, version, Path(tmp))
             cache = _cache_dir(settings, alias)
             staging = cache.with_name(cache.name + ".new")
             shutil.rmtree(staging, ignore_errors=True)
             shutil.copytree(bundle, staging)
             (staging / "registry.json").write_text(
-                json.dumps(
-                    {"name": settings.model_name, "version": str(version.version), "alias": alias}
-                )
+                json.dumps({"name": settings.model_name, "version": version, "alias": alias})
             )
             shutil.rmtree(cache, ignore_errors=True)
             staging.rename(cache)
-        return LoadedModel(
-            model, meta, settings.model_name, str(version.version), alias, "registry", cache
-        )
+        return LoadedModel(model, meta, settings.model_name, version, alias, "registry", cache)
     except ModelNotFoundError:
         raise
-    except Exception as exc:  # registry unreachable or alias missing: fall back, loudly
+    except Exception as exc:  # registry unreachable: fall back, loudly
         cache = _cache_dir(settings, alias)
         if use_cache and (cache / "registry.json").is_file():
             info = json.loads((cache / "registry.json").read_text())
@@ -194,92 +273,93 @@ def load_model(settings: Settings, alias: str = CHAMPION, *, use_cache: bool = T
 @dataclass(frozen=True)
 class PromotionDecision:
     promoted: bool
-    reason: str
+    reason: str  # names the check(s) that refused, with their figures
     challenger_version: str
     champion_version: str | None
-    challenger_auc: float
+    challenger_auc: float  # on the hold-out the gate judged on
     challenger_auc_low: float
     champion_auc: float | None
+    checks: tuple[GateCheck, ...] = ()
+    holdout_rows: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def promote(settings: Settings, *, tolerance: float = 0.0) -> PromotionDecision:
-    """Move ``champion`` to the challenger only if it has skill (its ROC-AUC interval clears
-    0.5) and it is at least as good as the champion on the challenger's own hold-out, the
-    newest data either has seen."""
+def promote(settings: Settings, *, auc_margin: float | None = None) -> PromotionDecision:
+    """Move ``champion`` to the challenger only if it earns it on rows newer than both
+    models' training data: enough such rows, skill (ROC-AUC interval above 0.5), ranking not
+    worse than the champion's beyond ``promotion_auc_margin`` (DeLong, paired) and
+    calibration not worse beyond ``promotion_brier_margin`` (paired Brier difference).
+
+    Each alias is read once and the models are loaded by version number, so another
+    ``train`` moving the challenger alias meanwhile cannot swap the model being judged."""
     import mlflow
 
+    margins = Margins.from_settings(settings, auc_margin)
     client = configure(settings)
-    try:
-        challenger = client.get_model_version_by_alias(settings.model_name, CHALLENGER)
-    except Exception as exc:
+    challenger = _version_of(client, settings, CHALLENGER)
+    if challenger is None:
         raise ModelNotFoundError(
             f"no '{CHALLENGER}' alias on '{settings.model_name}': train a model first"
-        ) from exc
-    with tempfile.TemporaryDirectory() as tmp:
-        holdout = pd.read_parquet(
-            Path(
-                mlflow.artifacts.download_artifacts(
-                    run_id=challenger.run_id,
-                    artifact_path="holdout/test_rows.parquet",
-                    dst_path=tmp,
-                )
-            )
         )
-    y = holdout["label"].to_numpy()
-    new = load_model(settings, CHALLENGER, use_cache=False)
-    auc, low, _ = auc_with_ci(y, new.model.predict_proba(holdout))
-
-    def decide(
-        promoted: bool,
-        reason: str,
-        champ_version: str | None = None,
-        champ_auc: float | None = None,
-    ) -> PromotionDecision:
-        if promoted:
-            client.set_registered_model_alias(settings.model_name, CHAMPION, challenger.version)
+    champion = _version_of(client, settings, CHAMPION)
+    if champion == challenger:
         return PromotionDecision(
-            promoted, reason, str(challenger.version), champ_version, auc, low, champ_auc
+            False,
+            f"version {challenger} is already the champion",
+            challenger,
+            champion,
+            math.nan,
+            math.nan,
+            None,
         )
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        _, new, new_meta = _fetch_version(settings, challenger, folder / "challenger")
+        run_id = client.get_model_version(settings.model_name, challenger).run_id
+        holdout_path = mlflow.artifacts.download_artifacts(
+            run_id=run_id, artifact_path="holdout/test_rows.parquet", dst_path=str(folder)
+        )
+        test_rows = pd.read_parquet(holdout_path)
+        old, old_meta = None, None
+        if champion is not None:
+            _, old, old_meta = _fetch_version(settings, champion, folder / "champion")
 
-    if not (low > 0.5):
-        return decide(
-            False,
-            f"refused: the challenger shows no skill (ROC-AUC {auc:.3f}, 95% interval from {low:.3f} does not clear 0.5)",
-        )
-    try:
-        champion = client.get_model_version_by_alias(settings.model_name, CHAMPION)
-    except Exception:
-        return decide(
-            True, f"promoted: first champion (ROC-AUC {auc:.3f}, interval from {low:.3f})"
-        )
-    if str(champion.version) == str(challenger.version):
-        return decide(
-            False,
-            f"version {challenger.version} is already the champion",
-            str(champion.version),
-            auc,
-        )
-    current = load_model(settings, CHAMPION, use_cache=False)
-    missing = [f for f in current.model.features if f not in holdout.columns]
+    split = new_meta.get("split") or {}
+    time_column = split.get("time_column") or (
+        "responded_at" if "responded_at" in test_rows.columns else None
+    )
+    cutoffs = {"challenger": split.get("test_from")}
+    if old_meta is not None:
+        cutoffs["champion"] = (old_meta.get("split") or {}).get("test_from")
+    holdout = newer_holdout(test_rows, time_column, cutoffs)
+    y = holdout.rows["label"].to_numpy(dtype=np.int64)
+    checks = [holdout_check(y, holdout, margins)]
+    missing = [] if old is None else [f for f in old.features if f not in test_rows.columns]
     if missing:
-        raise NpsRiskError(
-            f"the champion (version {champion.version}) needs features the challenger's hold-out lacks "
-            f"({missing[:5]}...): compare them on one data set before promoting"
-        )
-    champ_auc, _, _ = auc_with_ci(y, current.model.predict_proba(holdout))
-    if auc + tolerance >= champ_auc:
-        return decide(
-            True,
-            f"promoted: ROC-AUC {auc:.3f} vs champion {champ_auc:.3f} on the same newest hold-out",
-            str(champion.version),
-            champ_auc,
-        )
-    return decide(
-        False,
-        f"kept the champion: challenger ROC-AUC {auc:.3f} < champion {champ_auc:.3f} on the same newest hold-out",
-        str(champion.version),
-        champ_auc,
+        checks.append(missing_features_check(missing, str(champion)))
+    p_new = p_old = None
+    if all(c.passed for c in checks):
+        p_new = new.predict_proba(holdout.rows)
+        checks.append(skill_check(y, p_new))
+        if old is not None:
+            p_old = old.predict_proba(holdout.rows)
+            checks.append(discrimination_check(y, p_new, p_old, margins.auc))
+            checks.append(calibration_check(y, p_new, p_old, margins.brier))
+    promoted = all(c.passed for c in checks)
+    if promoted:
+        client.set_registered_model_alias(settings.model_name, CHAMPION, challenger)
+    skill = next((c.figures for c in checks if c.name == "skill"), {})
+    discrimination = next((c.figures for c in checks if c.name == "discrimination"), {})
+    return PromotionDecision(
+        promoted,
+        gate_reason(checks, champion),
+        challenger,
+        champion,
+        skill.get("roc_auc", math.nan),
+        skill.get("low", math.nan),
+        discrimination.get("auc_b"),
+        tuple(checks),
+        len(y),
     )

@@ -38,7 +38,8 @@ def test_training_registers_a_challenger_with_honest_metrics(first, settings):
     assert loaded.version == m["model_version"] and loaded.source == "registry"
 
 
-def test_first_champion_then_a_worse_challenger_is_kept_out(first, settings):
+def test_first_champion_then_the_same_version_is_not_promoted_again(first, settings):
+    """(A worse challenger kept out: tests/training/test_promotion_gate.py.)"""
     decision = promote(settings)
     assert decision.promoted and decision.challenger_auc_low > 0.5
     assert load_model(settings, CHAMPION).version == decision.challenger_version
@@ -81,7 +82,7 @@ def test_shuffled_labels_show_no_skill_and_are_never_promoted(first, settings, s
     t = outcome.metrics_json["test"]
     assert t["roc_auc_low"] < 0.5 < t["roc_auc_high"]
     decision = promote(settings)
-    assert not decision.promoted and "no skill" in decision.reason
+    assert not decision.promoted and decision.reason.startswith("refused by the skill")
     assert load_model(settings, CHAMPION).version != outcome.logged.version
 
 
@@ -156,8 +157,9 @@ def test_labels_are_understood_or_refused_clearly():
 
 def test_unreachable_registry_serves_the_last_good_copy(first, settings, tmp_path):
     load_model(settings, CHAMPION)  # leaves a local copy
-    broken = Settings(
-        home=settings.home, mlflow_tracking_uri=f"sqlite:///{tmp_path}/nowhere/absent.db"
+    (tmp_path / "a-file").write_text("not a folder")
+    broken = Settings(  # a store that cannot be opened (its folder is a file)
+        home=settings.home, mlflow_tracking_uri=f"sqlite:///{tmp_path}/a-file/absent.db"
     )
     fallback = load_model(broken, CHAMPION)
     assert (

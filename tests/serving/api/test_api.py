@@ -229,8 +229,9 @@ def test_model_info_and_metrics(api_server, served):
 
 
 def test_unreachable_registry_serves_the_last_good_copy(api_server, serving_settings, tmp_path):
-    server = start_server(
-        serving_settings, NPS_RISK_MLFLOW_TRACKING_URI=f"sqlite:///{tmp_path}/gone/absent.db"
+    (tmp_path / "a-file").write_text("not a folder")
+    server = start_server(  # a store that cannot be opened (an empty one would say "no model")
+        serving_settings, NPS_RISK_MLFLOW_TRACKING_URI=f"sqlite:///{tmp_path}/a-file/absent.db"
     )
     try:
         with server.client() as c:
