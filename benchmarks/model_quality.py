@@ -15,11 +15,12 @@
 Nothing is tuned: every model uses the shipped defaults (only ``num_threads`` is set), the
 test period is the pipeline's own (newest 20%) for the simulator and a date fixed by the
 share of answers (not by results) for the CSAT file. Every run uses a throwaway MLflow home,
-never the repository's ``mlruns/``. Figures are printed and saved as JSON
-(``.bench/model_quality.json`` by default).
+never the repository's ``mlruns/``. Figures are saved as JSON (``.bench/model_quality.json``
+by default); ``--doc docs/model-quality.md`` renders the whole document from that JSON
+(``benchmarks.model_quality_doc``), so the document always comes from one run.
 
-Over 400 lines: three studies and the writer of docs/model-quality.md sit in one file so
-the document always comes from one run.
+Over 400 lines: three studies that share their helpers (the sizes, the throwaway homes, the
+statistics) sit in one file.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,7 @@ from benchmarks.paths import ECOMMERCE_CSV, ECOMMERCE_MAPPING
 
 RATIO_BAR = 0.97
 ECE_BAR = 0.02
+SIMULATOR_TEST_SHARE = 0.2  # the pipeline's own default test period (split_by_time)
 TEST_SHARE_MAX = 0.30  # CSAT file: the test period starts on the first day after which at most
 # this share of the answers remains (a date chosen by counts, never by results)
 
@@ -130,33 +132,41 @@ def ece_noise(p: np.ndarray, *, repeats: int = 200, seed: int = 0) -> dict[str, 
     return {"median": float(np.median(values)), "p95": float(np.quantile(values, 0.95))}
 
 
-def team_figures(y: np.ndarray, p: np.ndarray, days: pd.Series, k: int) -> dict[str, float]:
-    """What a support team gets: each test day, call the k riskiest of that day's answerers
-    (precision and recall at k, averaged over days), and the riskiest tenth overall."""
-    from training.metrics import at_k, lift_by_decile
+def team_figures(y: np.ndarray, p: np.ndarray, as_of: pd.Series, k: int) -> dict[str, float]:
+    """What a support team gets: each list day (the day of a row's as-of time), call the k
+    riskiest of that day's answerers (training.metrics, the one implementation the training
+    report and MLflow use), and the riskiest tenth of the whole test period."""
+    from training.metrics import at_capacity_per_day, lift_by_decile, list_days, wilson_interval
 
-    frame = pd.DataFrame({"y": y, "p": p, "day": days.to_numpy()})
-    precision, recall, share = [], [], []
-    for _, day in frame.groupby("day", sort=True):
-        if len(day) >= k:
-            prec, rec = at_k(day["y"].to_numpy(), day["p"].to_numpy(), k)
-            precision.append(prec)
-            recall.append(rec)
-            share.append(k / len(day))
+    days = list_days(as_of)
+    daily = at_capacity_per_day(y, p, days, k)
+    per_day = pd.Series(days).value_counts()
     deciles = lift_by_decile(y, p)
+    top_n = int(deciles["n"].iloc[0])
+    top_hits = float(deciles["detractor_rate"].iloc[0]) * top_n
+    base, base_low, base_high = wilson_interval(float(np.sum(y)), float(len(y)))
+    top, top_low, top_high = wilson_interval(top_hits, float(top_n))
     return {
         "k_per_day": float(k),
-        "days": float(len(precision)),
-        "answers_per_day": float(frame.groupby("day").size().median()),
-        "k_share_of_day": float(np.mean(share)) if share else math.nan,
-        "precision_at_k_per_day": float(np.nanmean(precision)) if precision else math.nan,
-        "recall_at_k_per_day": float(np.nanmean(recall)) if recall else math.nan,
-        "base_rate": float(np.mean(y)),
-        "top_decile_precision": float(deciles["detractor_rate"].iloc[0]),
+        "days": daily["list_days"],
+        "short_days": daily["short_list_days"],
+        "answers_per_day": float(per_day.median()),
+        "k_share_of_day": float(np.mean(np.minimum(k, per_day) / per_day)),
+        "precision_at_k_per_day": daily["precision_at_k"],
+        "precision_at_k_per_day_low": daily["precision_at_k_low"],
+        "precision_at_k_per_day_high": daily["precision_at_k_high"],
+        "recall_at_k_per_day": daily["recall_at_k"],
+        "recall_at_k_per_day_low": daily["recall_at_k_low"],
+        "recall_at_k_per_day_high": daily["recall_at_k_high"],
+        "precision_over_base_rate": daily["precision_at_k"] / base if base else math.nan,
+        "base_rate": base,
+        "base_rate_low": base_low,
+        "base_rate_high": base_high,
+        "top_decile_precision": top,
+        "top_decile_precision_low": top_low,
+        "top_decile_precision_high": top_high,
         "top_decile_lift": float(deciles["lift"].iloc[0]),
-        "top_decile_recall": float(
-            deciles["detractor_rate"].iloc[0] * deciles["n"].iloc[0] / max(np.sum(y), 1)
-        ),
+        "top_decile_recall": top_hits / max(float(np.sum(y)), 1.0),
     }
 
 
@@ -192,6 +202,7 @@ def _model_figures(metrics: dict[str, float]) -> dict[str, float]:
 
 
 def _validation_figures(result: Any) -> dict[str, float]:
+    """LightGBM on the early-stopping rows (they chose the rounds: optimistic)."""
     return {k: result.valid_metrics[k] for k in ("roc_auc", "ece", "n")}
 
 
@@ -241,7 +252,6 @@ def bar_simulator(
     ratio = model["roc_auc"] / truth_auc["roc_auc"]
     skill = (model["roc_auc"] - 0.5) / (truth_auc["roc_auc"] - 0.5)
     truth_metrics = evaluate(y, p_truth, k=settings.daily_capacity)
-    days = test["responded_at"].dt.floor("D")
     figures = {
         "config": {
             "customers": sizes.customers,
@@ -254,6 +264,7 @@ def bar_simulator(
             "answers": len(sim.surveys),
             **result.split.describe(),
             "test_detractor_rate": float(y.mean()),
+            "test_detractors": int(y.sum()),
             "test_mean_predicted": float(p_model.mean()),
         },
         "model": _model_figures(result.metrics["lightgbm"]),
@@ -269,8 +280,8 @@ def bar_simulator(
         "baseline_notes": result.baseline_notes,
         "ece_noise_at_this_n": ece_noise(p_model),
         "validation": _validation_figures(result),
-        "team": team_figures(y, p_model, days, settings.daily_capacity),
-        "team_truth": team_figures(y, p_truth, days, settings.daily_capacity),
+        "team": team_figures(y, p_model, test["as_of"], settings.daily_capacity),
+        "team_truth": team_figures(y, p_truth, test["as_of"], settings.daily_capacity),
         "top_drivers": result.drivers.head(8)[["feature", "mean_abs_shap"]].to_dict("records"),
         "seconds": {"simulate": simulate_s, "train_evaluate_register": train_s},
     }
@@ -433,7 +444,6 @@ def bar_ecommerce(work: Path, sizes: Sizes, threads: int) -> dict[str, Any]:
     spread = rows.iloc[result.split.train][result.features].nunique(dropna=False)
     varying = [f for f in result.features if spread[f] > 1]
     raw_ours = _raw_scores(result)
-    days = test["responded_at"].dt.floor("D")
     figures = {
         "import": {
             name: {"read": t.rows_read, "kept": t.kept} for name, t in report.tables.items()
@@ -442,6 +452,7 @@ def bar_ecommerce(work: Path, sizes: Sizes, threads: int) -> dict[str, Any]:
             **result.split.describe(),
             "test_share_of_answers": test_share,
             "test_detractor_rate": float(y_test.mean()),
+            "test_detractors": int(y_test.sum()),
             "test_mean_predicted": float(p_ours.mean()),
         },
         "ours": _model_figures(result.metrics["lightgbm"]),
@@ -463,8 +474,8 @@ def bar_ecommerce(work: Path, sizes: Sizes, threads: int) -> dict[str, Any]:
         },
         "ece_noise_at_this_n": ece_noise(p_ours),
         "validation": _validation_figures(result),
-        "team": team_figures(y_test, p_ours, days, settings.daily_capacity),
-        "team_reference": team_figures(y_test, p_ref, days, settings.daily_capacity),
+        "team": team_figures(y_test, p_ours, test["as_of"], settings.daily_capacity),
+        "team_reference": team_figures(y_test, p_ref, test["as_of"], settings.daily_capacity),
         "reference_gain_share": {k: float(v) for k, v in gain.items()},
         "our_top_drivers": result.drivers.head(12)[["feature", "mean_abs_shap"]].to_dict("records"),
         "candidates_on_validation_weeks": screen,
@@ -473,6 +484,11 @@ def bar_ecommerce(work: Path, sizes: Sizes, threads: int) -> dict[str, Any]:
         "raw_columns_our_features_lack": _lacking(result.features, varying),
     }
     diff = figures["ours_minus_reference"]
+    ours = figures["ours"]
+    figures["half_widths"] = {  # what the test set can resolve (for the caveats)
+        "single_auc": (ours["roc_auc_high"] - ours["roc_auc_low"]) / 2,
+        "paired_difference": (diff["high"] - diff["low"]) / 2,
+    }
     figures["bar"] = {
         "ours_ahead": bool(diff["difference"] > 0),
         "ahead_significantly_(interval_above_0)": bool(diff["low"] > 0),
@@ -547,211 +563,14 @@ def bar_shuffled(work: Path, sizes: Sizes, threads: int) -> dict[str, Any]:
         "customers": sizes.shuffled_customers,
         "days": sizes.days,
         "runs": runs,
+        "runs_count": len(runs),
+        "no_skill_count": sum(r["low"] <= 0.5 for r in runs),
+        "refused_count": sum(not r["promoted"] for r in runs),
         "bar": {
             "no_skill_in_every_run": all(r["low"] <= 0.5 for r in runs),
             "refused_in_every_run": not any(r["promoted"] for r in runs),
         },
     }
-
-
-# --- printing ---------------------------------------------------------------------------
-
-
-def _ci(row: dict[str, float], key: str = "roc_auc", low: str = "low", high: str = "high") -> str:
-    return f"{row[key]:.3f} [{row[low]:.3f}, {row[high]:.3f}]"
-
-
-def render(results: dict[str, Any]) -> str:
-    """The figures as the markdown tables of docs/model-quality.md."""
-    out: list[str] = []
-    add = out.append
-    keys = ("simulator", "simulator_no_patience", "simulator_second_seed")
-    sims = [results[k] for k in keys if k in results]
-    if sims:
-        add("## Bar 1: simulator (test = newest 20% of answers)\n")
-        add(
-            "| figure | "
-            + " | ".join(
-                f"patience_sd={s['config']['patience_sd']:g}, seed {s['config']['seed']}"
-                for s in sims
-            )
-            + " |"
-        )
-        add("|---|" + "---|" * len(sims))
-
-        def line(label: str, cell: Any) -> None:
-            add(f"| {label} | " + " | ".join(cell(s) for s in sims) + " |")
-
-        line(
-            "answers (train / valid / test)",
-            lambda s: (
-                f"{s['data']['answers']:,} ({s['data']['rows_train']:,} / {s['data']['rows_valid']:,} / {s['data']['rows_test']:,})"
-            ),
-        )
-        line(
-            "test Detractor rate / mean predicted",
-            lambda s: (
-                f"{s['data']['test_detractor_rate']:.3f} / {s['data']['test_mean_predicted']:.3f}"
-            ),
-        )
-        line(
-            "model ROC-AUC [95% CI]",
-            lambda s: _ci(s["model"], low="roc_auc_low", high="roc_auc_high"),
-        )
-        line("truth ROC-AUC [95% CI], same rows", lambda s: _ci(s["truth"]))
-        line(
-            "model − truth (DeLong paired)",
-            lambda s: (
-                f"{s['model_minus_truth']['difference']:+.3f} [{s['model_minus_truth']['low']:+.3f}, {s['model_minus_truth']['high']:+.3f}]"
-            ),
-        )
-        line(
-            "**ratio model/truth** [bootstrap 95%] (bar ≥ 0.97)",
-            lambda s: f"**{s['ratio']:.3f}** [{s['ratio_low']:.3f}, {s['ratio_high']:.3f}]",
-        )
-        line(
-            "skill ratio (AUC−0.5)/(truth−0.5) [95%]",
-            lambda s: (
-                f"{s['skill_ratio']:.3f} [{s['skill_ratio_low']:.3f}, {s['skill_ratio_high']:.3f}]"
-            ),
-        )
-        line("**ECE** model (bar ≤ 0.02)", lambda s: f"**{s['model']['ece']:.4f}**")
-        line("ECE of the truth itself (noise floor)", lambda s: f"{s['truth']['ece']:.4f}")
-        line(
-            "ECE of a perfect model, median / 95th pct",
-            lambda s: (
-                f"{s['ece_noise_at_this_n']['median']:.4f} / {s['ece_noise_at_this_n']['p95']:.4f}"
-            ),
-        )
-        line(
-            "Brier model / truth",
-            lambda s: f"{s['model']['brier']:.4f} / {s['truth']['brier']:.4f}",
-        )
-        line("PR-AUC model", lambda s: f"{s['model']['pr_auc']:.3f}")
-        line(
-            "logistic baseline ROC-AUC [CI], Brier",
-            lambda s: (
-                f"{_ci(s['baselines']['logistic'], low='roc_auc_low', high='roc_auc_high')}, {s['baselines']['logistic']['brier']:.4f}"
-            ),
-        )
-        line(
-            "one-rule baseline ROC-AUC [CI], Brier",
-            lambda s: (
-                f"{_ci(s['baselines']['one_rule'], low='roc_auc_low', high='roc_auc_high')}, {s['baselines']['one_rule']['brier']:.4f}"
-            ),
-        )
-        line(
-            "validation ROC-AUC / ECE (optimistic)",
-            lambda s: f"{s['validation']['roc_auc']:.3f} / {s['validation']['ece']:.4f}",
-        )
-        line(
-            "uncalibrated booster ROC-AUC (diagnostic)",
-            lambda s: f"{s['model_uncalibrated_roc_auc']:.3f}",
-        )
-        line(
-            "bar: ratio ≥ 0.97",
-            lambda s: "met" if s["bar"]["ratio_at_least_0.97"] else "**not met**",
-        )
-        line("bar: ECE ≤ 0.02", lambda s: "met" if s["bar"]["ece_at_most_0.02"] else "**not met**")
-        add("")
-        add("Support-team view (model, then the truth's ceiling), shipped simulator:\n")
-        add(_team_table({"model": sims[0]["team"], "true probabilities": sims[0]["team_truth"]}))
-        add("")
-    if "ecommerce" in results:
-        e = results["ecommerce"]
-        d = e["ours_minus_reference"]
-        add(
-            f"## Bar 2: e-commerce CSAT file (test from {e['data']['test_from'][:10]}, {e['data']['test_share_of_answers']:.1%} of answers)\n"
-        )
-        add("| model | ROC-AUC [95% CI] | PR-AUC | Brier | ECE |")
-        add("|---|---|---|---|---|")
-        for label, row in (
-            ("ours (calibrated LightGBM on point-in-time features)", e["ours"]),
-            (
-                f"reference: plain LightGBM on raw columns ({e['reference']['rounds']} rounds)",
-                e["reference"],
-            ),
-            ("logistic baseline", e["baselines"]["logistic"]),
-            ("one-rule baseline", e["baselines"]["one_rule"]),
-        ):
-            add(
-                f"| {label} | {_ci(row, low='roc_auc_low', high='roc_auc_high')} | {row['pr_auc']:.3f} | {row['brier']:.4f} | {row['ece']:.4f} |"
-            )
-        add("")
-        add(
-            f"rows train / valid / test: {e['data']['rows_train']:,} / {e['data']['rows_valid']:,} / {e['data']['rows_test']:,}; test Detractor rate {e['data']['test_detractor_rate']:.3f}"
-        )
-        add(
-            f"**ours − reference (DeLong paired, same {int(d['n']):,} rows): {d['difference']:+.4f} [{d['low']:+.4f}, {d['high']:+.4f}], z = {d['z']:.2f}, p = {d['p_value']:.3f}**"
-        )
-        r = e["reference_minus_reference_without_item_price"]
-        add(
-            f"reference without Item_price: {_ci(e['reference_without_item_price'])}; the column is worth {r['difference']:+.4f} [{r['low']:+.4f}, {r['high']:+.4f}] (p = {r['p_value']:.3f}) to the reference"
-        )
-        u = e["ours_uncalibrated_minus_reference"]
-        add(
-            f"diagnostic, ours before calibration ({e['calibration_method']}): {e['ours_uncalibrated_roc_auc']:.3f}, minus reference {u['difference']:+.4f} [{u['low']:+.4f}, {u['high']:+.4f}] (p = {u['p_value']:.3f}); distinct test scores {e['distinct_scores_on_test']['uncalibrated']:,} before, {e['distinct_scores_on_test']['calibrated']:,} after calibration"
-        )
-        add(
-            f"test Detractor rate / mean predicted: {e['data']['test_detractor_rate']:.3f} / {e['data']['test_mean_predicted']:.3f}; validation ROC-AUC / ECE: {e['validation']['roc_auc']:.3f} / {e['validation']['ece']:.4f}; ECE of a perfect model at this n: median {e['ece_noise_at_this_n']['median']:.4f}, 95th pct {e['ece_noise_at_this_n']['p95']:.4f}"
-        )
-        add(
-            f"our features: {e['our_features']}, of which {e['our_features_constant_on_training_rows']} are constant on the training rows"
-        )
-        add(
-            "candidate raw signals, each added to the reference, validation weeks only (AUC gain [95% CI], p): "
-            + "; ".join(
-                f"{k} {v['difference']:+.4f} [{v['low']:+.4f}, {v['high']:+.4f}] p={v['p_value']:.2f}"
-                for k, v in e["candidates_on_validation_weeks"].items()
-            )
-        )
-        add(
-            f"raw columns our features lack (no feature, or a constant one): {', '.join(e['raw_columns_our_features_lack']) or 'none'}"
-        )
-        add(
-            "reference gain shares: "
-            + ", ".join(f"{k} {v:.1%}" for k, v in e["reference_gain_share"].items())
-        )
-        add(
-            "our top drivers (mean |SHAP|): "
-            + ", ".join(f"{r['feature']} {r['mean_abs_shap']:.3f}" for r in e["our_top_drivers"])
-        )
-        add("")
-        add(_team_table({"ours": e["team"], "reference": e["team_reference"]}))
-        add("")
-    if "shuffled" in results:
-        s = results["shuffled"]
-        add(f"## Bar 3: shuffled survey scores ({s['customers']:,} customers x {s['days']} days)\n")
-        add(
-            "| seed | answers | test rows | ROC-AUC [95% CI] | logistic | truth AUC on shuffled labels | promote |"
-        )
-        add("|---|---|---|---|---|---|---|")
-        for r in s["runs"]:
-            add(
-                f"| {r['seed']} | {r['answers']:,} | {r['rows_test']:,} | {_ci(r)} | {r['logistic_roc_auc']:.3f} | {r['truth_roc_auc_on_shuffled_labels']:.3f} | {r['reason']} |"
-            )
-        add("")
-    return "\n".join(out)
-
-
-def _team_table(columns: dict[str, dict[str, float]]) -> str:
-    rows = [
-        ("calls per day (k)", "k_per_day", "{:.0f}"),
-        ("answers per test day (median)", "answers_per_day", "{:.0f}"),
-        ("days averaged", "days", "{:.0f}"),
-        ("precision at k, per day", "precision_at_k_per_day", "{:.3f}"),
-        ("recall at k, per day", "recall_at_k_per_day", "{:.3f}"),
-        ("base Detractor rate", "base_rate", "{:.3f}"),
-        ("top decile: Detractor rate", "top_decile_precision", "{:.3f}"),
-        ("top decile: lift", "top_decile_lift", "{:.2f}"),
-        ("top decile: share of all Detractors", "top_decile_recall", "{:.3f}"),
-    ]
-    lines = ["| | " + " | ".join(columns) + " |", "|---|" + "---|" * len(columns)]
-    for label, key, fmt in rows:
-        lines.append(
-            f"| {label} | " + " | ".join(fmt.format(c[key]) for c in columns.values()) + " |"
-        )
-    return "\n".join(lines)
 
 
 def _plain(value: Any) -> Any:
@@ -785,19 +604,39 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--json", type=Path, default=Path(".bench/model_quality.json"), help="where the figures go"
     )
+    parser.add_argument(
+        "--doc",
+        type=Path,
+        help="also write the Markdown document rendered from the JSON (docs/model-quality.md)",
+    )
     args = parser.parse_args(argv)
     os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
     os.environ.pop("MLFLOW_TRACKING_URI", None)  # a throwaway SQLite store in a temp home, always
     sizes = QUICK if args.quick else FULL
     bars = args.only or ["simulator", "ecommerce", "shuffled"]
 
+    from benchmarks.model_quality_doc import P_FLOOR
     from benchmarks.run import machine
 
     results: dict[str, Any] = {
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "quick": args.quick,
+        "only": bars,
         "threads": args.threads,
+        "commit": _commit(),
         "machine": machine(),
+        "versions": _versions(),
+        "sizes": asdict(sizes),
+        "constants": {  # every fixed number the document's prose uses
+            "ratio_bar": RATIO_BAR,
+            "ece_bar": ECE_BAR,
+            "ecommerce_test_share_max": TEST_SHARE_MAX,
+            "simulator_test_share": SIMULATOR_TEST_SHARE,
+            "confidence": 0.95,
+            "ece_bins": 10,
+            "chance_auc": 0.5,
+            "p_floor": P_FLOOR,
+        },
     }
     begin = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="nps-model-quality-") as tmp:
@@ -816,9 +655,41 @@ def main(argv: Sequence[str] | None = None) -> int:
     results["elapsed_s"] = round(time.perf_counter() - begin, 1)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(_plain(results), indent=1, default=str) + "\n")
-    print(render(results), flush=True)
+    from benchmarks.model_quality_doc import write_document
+
+    # the document is rendered from the JSON as written, so it cannot mix runs
+    text = write_document(args.json, args.doc) if args.doc else None
+    if text is None:
+        from benchmarks.model_quality_doc import render_document
+
+        text = render_document(json.loads(args.json.read_text()))
+    print(text, flush=True)
     print(f"figures: {args.json} ({results['elapsed_s']} s)", file=sys.stderr)
     return 0
+
+
+def _commit() -> str:
+    """The commit measured, with "+changes" when the working tree differs from it."""
+    import subprocess
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], capture_output=True, text=True, check=False)
+        return done.stdout.strip()
+
+    head = git("rev-parse", "--short=10", "HEAD") or "unknown"
+    return head + ("+changes" if git("status", "--porcelain", "--untracked-files=no") else "")
+
+
+def _versions() -> dict[str, str]:
+    import lightgbm
+    import mlflow
+    import sklearn
+
+    return {
+        "lightgbm": lightgbm.__version__,
+        "scikit-learn": sklearn.__version__,
+        "mlflow": mlflow.__version__,
+    }
 
 
 if __name__ == "__main__":
