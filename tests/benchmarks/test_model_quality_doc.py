@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.model_quality_doc import figures_not_in, render_document, write_document
+from benchmarks.paths import REPO
 
 FIXTURE = Path(__file__).with_name("model_quality_fixture.json")
 
@@ -64,3 +65,10 @@ def test_write_document_keeps_the_json_beside_it(results, tmp_path):
     text = write_document(source, doc)
     assert doc.read_text() == text
     assert json.loads(doc.with_suffix(".json").read_text()) == results
+
+
+def test_the_committed_document_is_the_rendering_of_the_committed_json():
+    doc = REPO / "docs" / "model-quality.md"
+    figures = json.loads(doc.with_suffix(".json").read_text())
+    assert doc.read_text(encoding="utf-8") == render_document(figures)
+    assert figures_not_in(doc.read_text(encoding="utf-8"), figures) == []
