@@ -48,6 +48,18 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL of the risk-list store; SQLite under data/ if unset",
     )
     model_name: str = "nps-detractor"
+    registry_timeout_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="how long a registry may take to answer before the last good local copy "
+        "serves (the API's start, each reachability check)",
+    )
+    registry_retry_max_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="the API retries an unreachable registry in the background, backing off "
+        "to at most this long between tries",
+    )
     feature_lag_s: float = Field(
         default=0.0, ge=0, description="training rows are computed this long before the answer"
     )

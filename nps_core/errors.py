@@ -49,3 +49,7 @@ class InvalidTimeError(NpsRiskError, ValueError):
     """A point in time that cannot be asked about: missing (NaT), unreadable, or outside
     the years a nanosecond timestamp holds (1678-2261). A ValueError too, so callers that
     check arguments with ``except ValueError`` keep working."""
+
+
+class RegistryUnreachableError(NpsRiskError):
+    """The model registry (MLflow's tracking store) did not answer."""

@@ -17,6 +17,8 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import NoReturn
 
+from nps_core.redaction import redact
+
 BAD_INPUT = 2  # the exit code of anything the user can fix
 FREQS = {"W": "week", "M": "month", "Q": "quarter"}
 _YEARS = (1678, 2261)  # what a nanosecond timestamp holds
@@ -44,7 +46,8 @@ def _argument_message(message: str) -> str:
 
 
 def one_line(text: str) -> str:
-    return " ".join(str(text).split())
+    """A message as one line, credentials masked: every error the command line prints."""
+    return " ".join(redact(text).split())
 
 
 def _bad(text: str, problem: str) -> argparse.ArgumentTypeError:

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 
 from nps_core.errors import NpsRiskError
 from nps_core.industry import INDUSTRIES
+from nps_core.redaction import redact
 from serving.arguments import (
     BAD_INPUT,
     OneLineParser,
@@ -483,7 +484,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         settings = _settings_problem(exc)
         if settings:
-            print(f"{prog}: error: {settings}", file=sys.stderr)
+            print(f"{prog}: error: {one_line(settings)}", file=sys.stderr)
             return BAD_INPUT
         log = _write_crash_log(sys.argv[1:] if argv is None else list(argv))
         where = f"the traceback is in {log}" if log else "no log could be written"
@@ -521,7 +522,7 @@ def _write_crash_log(argv: list[str]) -> Path | None:
     import traceback
     from datetime import UTC
 
-    entry = (
+    entry = redact(
         f"--- {datetime.now(UTC).isoformat(timespec='seconds')} nps-risk {' '.join(argv)}\n"
         f"{traceback.format_exc()}\n"
     )

@@ -7,6 +7,7 @@ the model format. The embedded default keeps tracking, registry and artifacts in
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -20,7 +21,8 @@ import numpy as np
 import pandas as pd
 
 from nps_core.config import Settings
-from nps_core.errors import ModelNotFoundError
+from nps_core.errors import ModelNotFoundError, RegistryUnreachableError
+from nps_core.redaction import redact, redact_logs
 from training.baselines import to_object_categoricals
 from training.gate import (
     GateCheck,
@@ -45,7 +47,10 @@ ABSENT = {"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"}
 
 
 def configure(settings: Settings) -> Any:
-    """Point MLflow at the configured store; create the experiment with its artifact root."""
+    """Point MLflow at the configured store; create the experiment with its artifact root.
+
+    An unreachable store raises ``RegistryUnreachableError`` within about
+    ``settings.registry_timeout_s`` instead of waiting out MLflow's retries."""
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     import logging
@@ -53,9 +58,11 @@ def configure(settings: Settings) -> Any:
     import mlflow
 
     logging.getLogger("mlflow").setLevel(logging.WARNING)
+    redact_logs("mlflow", "sqlalchemy.engine", "alembic")  # the loggers MLflow gives handlers
     from mlflow import MlflowClient
 
     uri = settings.tracking_uri
+    check_reachable(uri, settings.registry_timeout_s)
     if uri.startswith("sqlite:///"):
         Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     previous = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
@@ -156,6 +163,88 @@ def _cache_dir(settings: Settings, alias: str) -> Path:
     return settings.mlruns_path / "serving-cache" / settings.model_name / alias
 
 
+def cache_model(settings: Settings, alias: str, version: str, bundle: Path) -> Path:
+    """Keep ``bundle`` as the last good copy of ``alias`` (version ``version``); its folder."""
+    cache = _cache_dir(settings, alias)
+    staging = cache.with_name(cache.name + ".new")
+    shutil.rmtree(staging, ignore_errors=True)
+    shutil.copytree(bundle, staging)
+    (staging / "registry.json").write_text(
+        json.dumps({"name": settings.model_name, "version": version, "alias": alias})
+    )
+    shutil.rmtree(cache, ignore_errors=True)
+    staging.rename(cache)
+    return cache
+
+
+def load_cached(settings: Settings, alias: str = CHAMPION) -> LoadedModel | None:
+    """The last good local copy of ``alias``, or None if there is none."""
+    cache = _cache_dir(settings, alias)
+    if not (cache / "registry.json").is_file():
+        return None
+    info = json.loads((cache / "registry.json").read_text())
+    model, meta = DetractorModel.load(cache)
+    return LoadedModel(model, meta, info["name"], info["version"], alias, "local-cache", cache)
+
+
+# --- the registry ------------------------------------------------------------------------
+def warm_up() -> None:
+    """Import MLflow (seconds of local work), so a deadline put on the registry afterwards
+    measures the registry alone."""
+    import mlflow  # noqa: F401
+
+
+def check_reachable(uri: str, timeout_s: float) -> None:
+    """Raise ``RegistryUnreachableError`` unless the tracking store behind ``uri`` answers
+    within about ``timeout_s``: one connection, no retries. MLflow's own SQLAlchemy store
+    retries a refused connection ten times with back-off (~100 s) and its HTTP client seven
+    times; this keeps an unreachable registry from holding a caller for that long."""
+    scheme = uri.split(":", 1)[0].lower() if "://" in uri else ""
+    try:
+        if scheme in ("http", "https"):
+            _probe_http(uri, timeout_s)
+        elif scheme.split("+")[0] in ("postgresql", "mysql", "mssql"):
+            _probe_database(uri, timeout_s)
+    except Exception as exc:
+        first_line = (str(exc).strip().splitlines() or [""])[0]  # drivers add hint lines
+        raise RegistryUnreachableError(
+            f"the model registry at {redact(uri)} cannot be reached "
+            f"({type(exc).__name__}: {redact(first_line)})"
+        ) from None
+
+
+def _probe_http(uri: str, timeout_s: float) -> None:
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    parts = urllib.parse.urlsplit(uri)
+    host = parts.hostname or ""
+    netloc = f"[{host}]" if ":" in host else host  # an IPv6 literal keeps its brackets
+    netloc += f":{parts.port}" if parts.port else ""
+    health = urllib.parse.urlunsplit(
+        (parts.scheme, netloc, parts.path.rstrip("/") + "/health", "", "")
+    )
+    with contextlib.suppress(urllib.error.HTTPError):  # any answer (401, 404): a server is there
+        urllib.request.urlopen(health, timeout=timeout_s).close()
+
+
+def _probe_database(uri: str, timeout_s: float) -> None:
+    from sqlalchemy import create_engine
+    from sqlalchemy.pool import NullPool
+
+    scheme = uri.split(":", 1)[0]
+    connect_args: dict[str, Any] = {}
+    if scheme.startswith(("postgresql", "mysql")):
+        connect_args["connect_timeout"] = max(1, round(timeout_s))
+    engine = create_engine(uri, poolclass=NullPool, connect_args=connect_args)
+    try:
+        with engine.connect():
+            pass
+    finally:
+        engine.dispose()
+
+
 def _bundle_in(folder: Path) -> Path:
     found = sorted(folder.rglob("model.json"))
     if not found:
@@ -227,46 +316,46 @@ def _version_of(client: Any, settings: Settings, alias: str) -> str | None:
         raise
 
 
+def load_from_registry(settings: Settings, alias: str = CHAMPION) -> LoadedModel:
+    """The model behind an alias, from the registry only, smoke-tested; it becomes the last
+    good local copy. A registry that answers that the alias is not set means no model."""
+    client = configure(settings)
+    version = _version_of(client, settings, alias)
+    if version is None:
+        raise ModelNotFoundError(
+            f"no model '{settings.model_name}@{alias}': the registry has no such alias (never "
+            "set, or removed). Train one with `nps-risk train` and promote it with "
+            "`nps-risk promote`."
+        )
+    with tempfile.TemporaryDirectory() as tmp:
+        # refuse a broken model (load and smoke test) before it can reach the cache
+        bundle, model, meta = _fetch_version(settings, version, Path(tmp))
+        folder = cache_model(settings, alias, version, bundle)
+    return LoadedModel(model, meta, settings.model_name, version, alias, "registry", folder)
+
+
 def load_model(settings: Settings, alias: str = CHAMPION, *, use_cache: bool = True) -> LoadedModel:
     """The model behind an alias, from the registry; if the registry cannot be reached, the
     last good local copy (and the answer says so). A registry that answers that the alias is
     not set means no model: a deleted alias is never served from the cache."""
     try:
-        client = configure(settings)
-        version = _version_of(client, settings, alias)
-        if version is None:
-            raise ModelNotFoundError(
-                f"no model '{settings.model_name}@{alias}': the registry has no such alias (never "
-                "set, or removed). Train one with `nps-risk train` and promote it with "
-                "`nps-risk promote`."
-            )
-        with tempfile.TemporaryDirectory() as tmp:
-            # refuse a broken model (load and smoke test) before it can reach the cache
-            bundle, model, meta = _fetch_version(settings, version, Path(tmp))
-            cache = _cache_dir(settings, alias)
-            staging = cache.with_name(cache.name + ".new")
-            shutil.rmtree(staging, ignore_errors=True)
-            shutil.copytree(bundle, staging)
-            (staging / "registry.json").write_text(
-                json.dumps({"name": settings.model_name, "version": version, "alias": alias})
-            )
-            shutil.rmtree(cache, ignore_errors=True)
-            staging.rename(cache)
-        return LoadedModel(model, meta, settings.model_name, version, alias, "registry", cache)
+        return load_from_registry(settings, alias)
     except ModelNotFoundError:
         raise
     except Exception as exc:  # registry unreachable: fall back, loudly
-        cache = _cache_dir(settings, alias)
-        if use_cache and (cache / "registry.json").is_file():
-            info = json.loads((cache / "registry.json").read_text())
-            model, meta = DetractorModel.load(cache)
-            return LoadedModel(
-                model, meta, info["name"], info["version"], alias, "local-cache", cache
-            )
+        cached = load_cached(settings, alias) if use_cache else None
+        if cached is not None:
+            return cached
+        wanted = f"no model '{settings.model_name}@{alias}'"
+        no_copy = "; no local copy either" if use_cache else ""
+        if isinstance(exc, RegistryUnreachableError):
+            raise ModelNotFoundError(
+                f"{wanted}: {exc}{no_copy}. Check that the registry is up, or name a reachable one."
+            ) from exc
         raise ModelNotFoundError(
-            f"no model '{settings.model_name}@{alias}' in the registry at {settings.tracking_uri} "
-            f"and no local copy ({type(exc).__name__}: {exc}). Train one with `nps-risk train` "
-            "and promote it with `nps-risk promote`."
+            f"{wanted} in the registry at {redact(settings.tracking_uri)}{no_copy} "
+            f"({type(exc).__name__}: {redact(exc)}). Train one with `nps-risk train` and "
+            "promote it with `nps-risk promote`."
         ) from exc
 
 

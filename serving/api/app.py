@@ -1,8 +1,10 @@
 """The app factory: ``create_app(settings)`` wires state, routers, errors and middleware.
 
-The champion is loaded at start through ``training.registry.load_model`` (the one loader).
-A reload builds a complete new ``ServingModel`` off the event loop, then swaps one
-reference: requests in flight keep the model they started with, none fails.
+The champion is loaded at start through ``training.registry`` (the one loader), within a
+deadline: an unreachable registry never holds the server (``state.load_at_start``). A
+reload builds a complete new ``ServingModel`` off the event loop, then swaps one reference:
+requests in flight keep the model they started with, none fails. No answer and no log line
+carries a credential (``nps_core.redaction``).
 """
 
 from __future__ import annotations
@@ -14,19 +16,20 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from starlette.concurrency import run_in_threadpool
 
 from nps_core.config import Settings, get_settings
-from nps_core.errors import NpsRiskError
+from nps_core.redaction import redact_logs
 from serving.api.bodies import document_bodies
 from serving.api.metrics import Metrics
 from serving.api.middleware import BodyLimitMiddleware, MetricsMiddleware
 from serving.api.routes import api_router
 from serving.api.schemas import PredictRequest
-from serving.api.state import ModelHolder, build_serving_model
+from serving.api.state import ModelHolder, load_at_start, stop_asking
 from serving.predictor import InputError
 
 log = logging.getLogger("nps_risk.serving")
+# every logger that writes in the server process: ours, uvicorn's, and the root's handlers
+LOGGERS = ("nps_risk", "nps_risk.serving", "uvicorn", "uvicorn.error", "uvicorn.access", "")
 
 
 def _validation_detail(exc: RequestValidationError) -> list[dict[str, object]]:
@@ -68,20 +71,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        try:
-            served = await run_in_threadpool(build_serving_model, settings)
-            holder.current = served
-            metrics.set_model(served.loaded.name, served.version, served.loaded.source)
-            log.info(
-                "serving %s version %s (%s)",
-                served.loaded.name,
-                served.version,
-                served.loaded.source,
-            )
-        except NpsRiskError as exc:
-            holder.error = str(exc)
-            log.error("no model to serve: %s", exc)
+        redact_logs(*LOGGERS)  # here: uvicorn has set up its loggers by now
+        await load_at_start(app.state)
         yield
+        await stop_asking(holder)
 
     app = FastAPI(
         title="nps-risk",

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Request, status
-from starlette.concurrency import run_in_threadpool
 
-from nps_core.errors import NpsRiskError
+from nps_core.redaction import redact
 from serving.api.auth import AdminKey, ApiKey
 from serving.api.errors import ERRORS
 from serving.api.schemas import ErrorOut, FeatureDoc, ModelInfo, ReloadOut
-from serving.api.state import build_serving_model, current_model
+from serving.api.state import current_model, swap_champion
 
 router = APIRouter()
 
@@ -51,23 +50,15 @@ async def model_info(request: Request, _key: ApiKey) -> ModelInfo:
 )
 async def reload_model(request: Request, _key: AdminKey) -> ReloadOut:
     """Swap to the newest champion without dropping a request; a broken model is refused."""
-    holder = request.app.state.holder
-    metrics = request.app.state.metrics
-    async with holder.lock:
-        previous = holder.current
-        try:
-            fresh = await run_in_threadpool(
-                build_serving_model, request.app.state.settings, use_cache=False
-            )
-        except (NpsRiskError, Exception) as exc:
-            metrics.reloads.labels(outcome="refused").inc()
-            kept = previous.version if previous else None
-            raise HTTPException(
-                status.HTTP_409_CONFLICT, f"reload refused, still serving version {kept}: {exc}"
-            ) from exc
-        holder.current, holder.error = fresh, None
-        metrics.reloads.labels(outcome="swapped").inc()
-        metrics.set_model(fresh.loaded.name, fresh.version, fresh.loaded.source)
+    try:
+        fresh, previous = await swap_champion(request.app.state)
+    except Exception as exc:
+        kept = request.app.state.holder.current
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            f"reload refused, still serving version {kept.version if kept else None}: "
+            f"{redact(exc)}",
+        ) from exc
     return ReloadOut(
         reloaded=True,
         version=fresh.version,
