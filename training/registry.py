@@ -13,6 +13,8 @@ import math
 import os
 import shutil
 import tempfile
+import time
+import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -159,32 +161,102 @@ class LoadedModel:
         return pd.read_parquet(path) if path.is_file() else None
 
 
-def _cache_dir(settings: Settings, alias: str) -> Path:
-    return settings.mlruns_path / "serving-cache" / settings.model_name / alias
+# --- the last good local copy ------------------------------------------------------------
+# serving-cache/<model>/<version>-<uuid>/ is written whole under a hidden staging name and
+# renamed into place; <alias>.json names the copy in use and is swapped with os.replace. A
+# reader sees the old copy or the new one, never half of one, and several processes on one
+# host may write and read at once. A copy no pointer names is deleted once it has been
+# retired for CACHE_GRACE_S, time enough for a reader that read the old pointer to finish.
+CACHE_GRACE_S = 600.0
 
 
-def cache_model(settings: Settings, alias: str, version: str, bundle: Path) -> Path:
+def _cache_root(settings: Settings) -> Path:
+    return settings.mlruns_path / "serving-cache" / settings.model_name
+
+
+def _read_pointer(root: Path, alias: str) -> dict[str, str] | None:
+    try:
+        info = json.loads((root / f"{alias}.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return info if isinstance(info, dict) and "folder" in info else None
+
+
+def _publish(target: Path, payload: str) -> None:
+    """Write ``payload`` to ``target`` all at once (a temp file in the same folder, replaced)."""
+    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+    tmp.write_text(payload)
+    os.replace(tmp, target)
+
+
+def cache_model(
+    settings: Settings, alias: str, version: str, bundle: Path, *, now: float | None = None
+) -> Path:
     """Keep ``bundle`` as the last good copy of ``alias`` (version ``version``); its folder."""
-    cache = _cache_dir(settings, alias)
-    staging = cache.with_name(cache.name + ".new")
-    shutil.rmtree(staging, ignore_errors=True)
+    root = _cache_root(settings)
+    root.mkdir(parents=True, exist_ok=True)
+    current = _read_pointer(root, alias)
+    if current and current.get("version") == version:
+        kept = root / current["folder"]
+        if (kept / "model.json").is_file():
+            return kept  # this version is the copy in use already
+    folder = f"{version}-{uuid.uuid4().hex}"
+    staging = root / f".staging-{folder}"
     shutil.copytree(bundle, staging)
-    (staging / "registry.json").write_text(
-        json.dumps({"name": settings.model_name, "version": version, "alias": alias})
-    )
-    shutil.rmtree(cache, ignore_errors=True)
-    staging.rename(cache)
-    return cache
+    os.rename(staging, root / folder)  # the folder appears whole, under its final name
+    info = {"name": settings.model_name, "version": version, "alias": alias, "folder": folder}
+    _publish(root / f"{alias}.json", json.dumps(info))
+    if current and (root / current["folder"]).is_dir():
+        os.utime(root / current["folder"])  # retired now: the grace period starts here
+    prune_cache(settings, now=now)
+    return root / folder
+
+
+def prune_cache(settings: Settings, *, now: float | None = None) -> list[Path]:
+    """Delete copies no pointer names, and abandoned staging files, retired over
+    ``CACHE_GRACE_S`` ago; what was deleted."""
+    root = _cache_root(settings)
+    if not root.is_dir():
+        return []
+    now = time.time() if now is None else now
+    in_use = {
+        info["folder"]
+        for pointer in root.glob("*.json")
+        if (info := _read_pointer(root, pointer.stem)) is not None
+    }
+    removed = []
+    for entry in root.iterdir():
+        pointer = entry.suffix == ".json" and not entry.name.startswith(".")
+        if pointer or entry.name in in_use:
+            continue
+        try:
+            retired = entry.stat().st_mtime
+        except FileNotFoundError:  # another process pruned it first
+            continue
+        if now - retired < CACHE_GRACE_S:
+            continue
+        if entry.is_dir():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+        removed.append(entry)
+    return removed
 
 
 def load_cached(settings: Settings, alias: str = CHAMPION) -> LoadedModel | None:
     """The last good local copy of ``alias``, or None if there is none."""
-    cache = _cache_dir(settings, alias)
-    if not (cache / "registry.json").is_file():
-        return None
-    info = json.loads((cache / "registry.json").read_text())
-    model, meta = DetractorModel.load(cache)
-    return LoadedModel(model, meta, info["name"], info["version"], alias, "local-cache", cache)
+    root = _cache_root(settings)
+    for _ in range(3):  # the copy was swapped and pruned between two reads: read the pointer again
+        info = _read_pointer(root, alias)
+        if info is None:
+            return None
+        folder = root / info["folder"]
+        try:
+            model, meta = DetractorModel.load(folder)
+        except (ModelNotFoundError, FileNotFoundError):
+            continue
+        return LoadedModel(model, meta, info["name"], info["version"], alias, "local-cache", folder)
+    return None
 
 
 # --- the registry ------------------------------------------------------------------------

@@ -21,8 +21,8 @@ from training.metrics import auc_with_ci
 from training.model import DetractorModel, LgbmParams
 from training.registry import (
     CHAMPION,
-    _cache_dir,
     configure,
+    load_cached,
     load_model,
     log_and_register,
     promote,
@@ -218,7 +218,7 @@ def _flat() -> dict[str, object]:
 
 def test_a_deleted_champion_alias_means_no_model_not_the_cached_one(first, home):
     loaded = load_model(home, CHAMPION)  # leaves a local copy
-    assert (_cache_dir(home, CHAMPION) / "registry.json").is_file()
+    assert load_cached(home, CHAMPION) is not None
     client = configure(home)
     client.delete_registered_model_alias(home.model_name, CHAMPION)
     try:
@@ -238,6 +238,7 @@ def test_a_model_failing_the_smoke_test_never_enters_the_cache(first, home, tmp_
     _aliases(home, **{"broken": version})
     with pytest.raises(ModelNotFoundError, match="smoke test"):
         load_model(home, "broken")
-    assert not _cache_dir(home, "broken").exists()
-    assert not _cache_dir(home, "broken").with_name("broken.new").exists()
+    cache = home.mlruns_path / "serving-cache" / home.model_name
+    assert load_cached(home, "broken") is None and not (cache / "broken.json").exists()
+    assert not list(cache.glob(f"{version}-*")) and not list(cache.glob(".staging-*"))
     assert load_model(home, CHAMPION).source == "registry"  # the good ones still load
