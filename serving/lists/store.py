@@ -4,6 +4,13 @@ NPS_RISK_DATABASE_URL points at one. The one place that reads and writes these t
 Schema changes are numbered steps in ``MIGRATIONS``; ``open_store`` applies the missing ones
 and records each in ``schema_version``. A day's list is replaced in one transaction, so a
 crash half-way leaves the previous list as it was.
+
+Several processes may open and write one store at once (the API and ``score``, two
+``score`` runs of one date). Migrations run under a lock (an advisory lock on PostgreSQL,
+``BEGIN EXCLUSIVE`` on SQLite) and re-read the applied version inside it; a day's
+replacement holds a lock on its date (on SQLite, the database's one writer lock), so a
+second run waits for the first and then replaces its list whole. A writer waits at most
+``LOCK_WAIT_S``, then gives up with one line that says so.
 """
 
 from __future__ import annotations
@@ -35,9 +42,13 @@ from sqlalchemy import (
     event,
     func,
     insert,
+    inspect,
     select,
 )
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import OperationalError
+
+from nps_core.errors import NpsRiskError
 
 metadata = MetaData()
 
@@ -129,23 +140,65 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
 ]
 
 
+LOCK_WAIT_S = 120.0
+_LOCKS = 0x6E707372  # "npsr": our advisory locks on PostgreSQL are (_LOCKS, key) pairs
+_MIGRATION_KEY = 0  # a day's list locks the key date.toordinal() (> 0)
+
+
+class StoreBusyError(NpsRiskError):
+    """Another process held the store longer than ``LOCK_WAIT_S``."""
+
+
 @dataclass
 class Store:
     engine: Engine
 
     @contextmanager
-    def transaction(self) -> Iterator[Connection]:
-        with self.engine.begin() as conn:
+    def transaction(self, sqlite_begin: str = "DEFERRED") -> Iterator[Connection]:
+        """One transaction; on SQLite ``BEGIN <sqlite_begin>`` (EXCLUSIVE takes the
+        database's writer lock up front)."""
+        with (
+            self.engine.connect().execution_options(sqlite_begin=sqlite_begin) as conn,
+            conn.begin(),
+        ):
             yield conn
 
     def version(self) -> int:
         with self.engine.connect() as conn:
+            if not inspect(conn).has_table(schema_version.name):
+                return 0
             return int(conn.execute(select(func.max(schema_version.c.version))).scalar() or 0)
+
+
+def _lock(conn: Connection, key: int) -> None:
+    """Hold ``key`` until this transaction ends (PostgreSQL; SQLite's writer lock already
+    serialises writers), waiting at most ``LOCK_WAIT_S`` for another holder."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{int(LOCK_WAIT_S * 1000)}ms'")
+        conn.execute(select(func.pg_advisory_xact_lock(_LOCKS, key)))
+
+
+@contextmanager
+def _patience(what: str) -> Iterator[None]:
+    """A lock wait that ran out becomes one line saying what was busy."""
+    try:
+        yield
+    except OperationalError as exc:
+        orig = exc.orig
+        timed_out = getattr(orig, "sqlstate", None) == "55P03" or "database is locked" in str(orig)
+        if not timed_out:
+            raise
+        raise StoreBusyError(
+            f"the risk-list store is busy: another process held {what} for over "
+            f"{LOCK_WAIT_S:.0f} s; run again once it is done"
+        ) from None
 
 
 def _sqlite_settings(dbapi_connection: Any, _record: Any) -> None:
     """WAL lets the API read while a list is written and makes the big write cheaper; a
-    256 MB page cache keeps a million-row list's index pages in memory."""
+    256 MB page cache keeps a million-row list's index pages in memory. The driver's own
+    transaction handling is off: ``_sqlite_begin`` says BEGIN, and how."""
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
@@ -153,26 +206,45 @@ def _sqlite_settings(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def open_store(url: str) -> Store:
-    """Connect, and bring the schema up to date (each step in its own transaction)."""
-    if url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, future=True, pool_pre_ping=True)
-    if engine.dialect.name == "sqlite":
-        event.listen(engine, "connect", _sqlite_settings)
-    with engine.begin() as conn:
+def _sqlite_begin(conn: Connection) -> None:
+    mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+    conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def _migrate(store: Store) -> None:
+    """Apply the missing steps, one process at a time, re-reading the version inside the
+    lock: a process that waited finds the work done."""
+    with _patience("its schema migration"), store.transaction("EXCLUSIVE") as conn:
+        _lock(conn, _MIGRATION_KEY)
         schema_version.create(conn, checkfirst=True)
-    store = Store(engine)
-    current = store.version()
-    for number, description, step in MIGRATIONS:
-        if number > current:
-            with engine.begin() as conn:
+        current = int(conn.execute(select(func.max(schema_version.c.version))).scalar() or 0)
+        for number, description, step in MIGRATIONS:
+            if number > current:
                 step(conn)
                 conn.execute(
                     insert(schema_version).values(
                         version=number, applied_at=datetime.now(UTC), description=description
                     )
                 )
+
+
+def open_store(url: str) -> Store:
+    """Connect, and bring the schema up to date (all missing steps in one transaction)."""
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    sqlite = url.startswith("sqlite")
+    engine = create_engine(
+        url,
+        future=True,
+        pool_pre_ping=True,
+        connect_args={"timeout": LOCK_WAIT_S} if sqlite else {},  # the busy wait
+    )
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_settings)
+        event.listen(engine, "begin", _sqlite_begin)
+    store = Store(engine)
+    if store.version() < MIGRATIONS[-1][0]:
+        _migrate(store)
     return store
 
 
@@ -229,7 +301,11 @@ def replace_list(
 ) -> None:
     """Replace one date's list in a single transaction (``pause`` is a test hook that runs
     after the old rows are deleted and before the new ones are in)."""
-    with store.transaction() as conn:
+    with (
+        _patience(f"the list of {list_date}"),
+        store.transaction("IMMEDIATE") as conn,
+    ):
+        _lock(conn, list_date.toordinal())  # a second run of the date waits for the first
         conn.execute(delete(risk_scores).where(risk_scores.c.list_date == list_date))
         conn.execute(delete(follow_ups).where(follow_ups.c.list_date == list_date))
         conn.execute(delete(runs).where(runs.c.list_date == list_date))
