@@ -3,13 +3,15 @@
 - close the loop: real Detractor answers of the last days not yet followed up, with the
   hours left of the 24-hour target; Passives and Promoters get their own small lists;
 - predicted risk: eligible customers ranked by the model; a reproducible control group (a
-  hash of customer and period) gets no outreach, so the effect can be measured later;
+  SHA-256 of customer and period, ``in_control``) gets no outreach, so the effect can be
+  measured later;
   walking down the ranking, treatment customers are flagged until the day's capacity is
   used, and the control customers met on the way are flagged too ("would have been called").
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,10 +34,22 @@ class ListPolicy:
 
 
 def in_control(customer_ids: pd.Series, period_label: str, share: float) -> np.ndarray:
-    """Stable, reproducible assignment: a fixed hash of 'customer|period' below ``share``."""
-    keys = customer_ids.astype(str) + "|" + period_label
-    hashed = pd.util.hash_pandas_object(keys, index=False).to_numpy(dtype=np.uint64)
-    return (hashed / np.float64(2**64)) < share
+    """Stable, reproducible, portable control assignment: customer ``c`` is in the control
+    group for period ``p`` if and only if
+
+        int.from_bytes(hashlib.sha256(f"{c}|{p}".encode("utf-8")).digest()[:8], "big") / 2**64 < share
+
+    that is, the first 8 bytes of the SHA-256 of the UTF-8 string "customer|period", read
+    as a big-endian unsigned integer and divided by 2**64 (a uniform draw in [0, 1)), fall
+    below the control share. The period is the calendar month, e.g. "2026-06"
+    (``period_label``). Any SQL with SHA-256 reproduces it (the README shows PostgreSQL's);
+    1M customers take ~0.7 s.
+    """
+    sha256, suffix = hashlib.sha256, f"|{period_label}".encode()
+    keys = customer_ids.astype(str).tolist()
+    prefixes = b"".join([sha256(key.encode() + suffix).digest()[:8] for key in keys])
+    draws = np.frombuffer(prefixes, dtype=">u8").astype(np.float64) / 2.0**64
+    return draws < share
 
 
 def period_label(as_of: pd.Timestamp, period: str) -> str:

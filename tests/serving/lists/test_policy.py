@@ -1,5 +1,8 @@
 """The pure rules of the daily list."""
 
+import hashlib
+import re
+
 import numpy as np
 import pandas as pd
 from hypothesis import given, settings
@@ -14,6 +17,7 @@ from serving.lists.policy import (
     period_label,
     rank_and_flag,
 )
+from tests.conftest import REPO
 
 AS_OF = pd.Timestamp("2026-06-10", tz="UTC")
 
@@ -26,6 +30,40 @@ def test_control_group_is_reproducible_and_about_the_share():
     next_month = in_control(ids, "2026-07", 0.10)
     assert 0.005 < (first & next_month).mean() < 0.02  # a new period draws afresh
     assert period_label(AS_OF, "M") == "2026-06"
+
+
+def _draw(customer: str, period: str) -> float:
+    """The documented recipe, written out independently of the code under test."""
+    return (
+        int.from_bytes(hashlib.sha256(f"{customer}|{period}".encode()).digest()[:8], "big") / 2**64
+    )
+
+
+def test_control_assignment_is_the_documented_sha256_recipe():
+    ids = pd.Series([f"c{i}" for i in range(20)] + ["Ünïcode-42", "42", "a|b"])
+    chosen = ids[in_control(ids, "2026-06", 0.3)].tolist()
+    assert chosen == ["c0", "c2", "c5", "c11", "c12", "c15", "c17", "c18"]  # pinned
+    assert chosen == [c for c in ids if _draw(c, "2026-06") < 0.3]
+    numbers = pd.Series([42, 7])  # ids are compared as their text
+    assert in_control(numbers, "2026-07", 0.5).tolist() == [
+        _draw(str(n), "2026-07") < 0.5 for n in (42, 7)
+    ]
+
+
+def test_the_readme_sql_gives_the_same_control_group(postgres_url):
+    """An analyst's query (README, "The control group"), run as written on PostgreSQL."""
+    from sqlalchemy import create_engine, text
+
+    sql = re.search(r"```sql\n(.*?)```", (REPO / "README.md").read_text(), re.S).group(1)
+    ids = [f"C{i:05d}" for i in range(2000)] + ["Ünïcode-42"]
+    engine = create_engine(postgres_url)
+    with engine.connect() as conn:
+        conn.execute(text("CREATE TEMPORARY TABLE customers (customer_id text)"))
+        conn.execute(text("INSERT INTO customers VALUES (:c)"), [{"c": c} for c in ids])
+        rows = dict(conn.execute(text(sql)).all())
+    engine.dispose()
+    expected = in_control(pd.Series(ids), "2026-06", 0.10)
+    assert [rows[c] for c in ids] == expected.tolist() and 150 < expected.sum() < 250
 
 
 @settings(max_examples=80, deadline=None)
