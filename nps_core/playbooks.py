@@ -23,6 +23,9 @@ ACTIONS: dict[Band, str] = {
     Band.LOW: "No outreach needed; keep the normal survey cadence.",
 }
 
+# The control group: measured, never called (the daily list, its files and the API say so).
+CONTROL_ACTION = "control: no outreach"
+
 # After a real answer (the close-the-loop part of the daily list).
 DETRACTOR_FOLLOW_UP = (
     "Close the loop within 24 hours: a senior agent (not a bot, not the standard queue) calls or "

@@ -24,7 +24,7 @@ from features.dataset import LoadReport, load_dataset, quarantine_beside, write_
 from features.rows import as_of_timestamp, internal_ids, snapshot_as_of
 from nps_core.config import Settings
 from nps_core.errors import NpsRiskError
-from nps_core.playbooks import ACTIONS, band_for
+from nps_core.playbooks import ACTIONS, CONTROL_ACTION, band_for
 from serving.lists.policy import (
     ListPolicy,
     answer_follow_ups,
@@ -136,9 +136,9 @@ def score_day(
     bands = [
         band_for(p, served.bands["high"], served.bands["medium"]) for p in ranked["probability"]
     ]
-    ranked = ranked.assign(
-        band=[b.value for b in bands], action=[ACTIONS[b] for b in bands], reasons=None
-    )
+    actions = np.array([ACTIONS[b] for b in bands], dtype=object)
+    actions[ranked["grp"].eq("control").to_numpy()] = CONTROL_ACTION  # never someone to call
+    ranked = ranked.assign(band=[b.value for b in bands], action=actions, reasons=None)
     _advance(steps, "reasons")
 
     top = ranked.head(policy.reasons_for_top)
@@ -163,6 +163,9 @@ def score_day(
             "control",
             "treatment",
         ),
+    )
+    follow_rows = follow_rows.assign(
+        action=follow_rows["action"].mask(follow_rows["grp"].eq("control"), CONTROL_ACTION)
     )
     left_out = cast("dict[str, int]", why.value_counts().to_dict())  # reasons are text
     left_out["internal or test accounts"] = len(internal)
@@ -234,7 +237,7 @@ def write_outputs(
         follow[follow["grp"].eq("treatment")],
     )
     control = ranked[ranked["flagged"] & ranked["grp"].eq("control")][
-        ["rank", "customer_id", "probability", "band", "owner_team"]
+        ["rank", "customer_id", "probability", "band", "owner_team", "action"]
     ]
     files = {
         "list to work": folder / f"{day}.csv",

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal, cast
 from fastapi import APIRouter, HTTPException, Path, Query, Request, status
 from starlette.concurrency import run_in_threadpool
 
+from nps_core.playbooks import CONTROL_ACTION
 from serving.api.auth import ApiKey
 from serving.api.errors import ERRORS
 from serving.api.schemas import ErrorOut, RiskEntry, RiskListOut
@@ -31,7 +32,8 @@ def _entry(row: dict[str, Any]) -> RiskEntry:
         owner_team=None
         if row.get("owner_team") is None or row["owner_team"] != row["owner_team"]
         else row["owner_team"],
-        action=row["action"],
+        # a list written before control rows stored their own action still never says "call"
+        action=CONTROL_ACTION if row["grp"] == "control" else row["action"],
         reasons=reasons,
         model_version=str(row["model_version"]),
     )
@@ -68,7 +70,8 @@ async def risk_list(
 async def customer_risk(
     customer_id: Annotated[str, Path(max_length=200)], request: Request, _key: ApiKey
 ) -> RiskEntry:
-    """This customer's entry in the newest daily list that scored them."""
+    """This customer's entry in the newest daily list that scored them. A customer of the
+    control group answers ``group: control`` and the action "control: no outreach"."""
     row = await run_in_threadpool(latest_for_customer, current_store(request), customer_id)
     if row is None:
         raise HTTPException(

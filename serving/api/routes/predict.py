@@ -35,7 +35,12 @@ BATCH_INLINE_LIMIT = 64  # larger batches are scored off the event loop
     openapi_extra={**json_body_doc(PredictRequest), **BEARER_DOC},
 )
 async def predict(request: Request) -> Response:
-    """Calibrated Detractor risk, band, top reasons and suggested action per customer."""
+    """Calibrated Detractor risk, band, top reasons and suggested action per customer.
+
+    This is the model's risk, not the outreach decision: the action is the band's playbook,
+    whatever list the customer is on. Who to call today, with the control group held out
+    (never called), comes from `GET /v1/risk-list` and `GET /v1/customers/{id}/risk`.
+    """
     authorize(request)  # the ApiKey check, without a dependency to solve on the hot route
     body = await json_body(request, PredictRequest)
     limit = request.app.state.settings.max_batch

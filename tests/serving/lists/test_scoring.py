@@ -8,6 +8,7 @@ import pytest
 from features.dataset import load_dataset
 from features.rows import internal_ids
 from nps_core.config import Settings
+from nps_core.playbooks import CONTROL_ACTION
 from serving.lists.policy import ListPolicy
 from serving.lists.scoring import score_day
 from serving.lists.store import open_store, read_followups, read_list, runs_for
@@ -97,3 +98,59 @@ def test_rerunning_a_date_replaces_it(scored, sim_dir):
     _, work = read_list(store, report.list_date, limit=10_000)
     assert len(work) == 10 and set(work["run_id"]) == {again.run_id}
     assert [r["run_id"] for r in runs_for(store, report.list_date)] == [again.run_id]
+
+
+def test_control_customers_are_never_someone_to_call(scored):
+    settings, report = scored
+    store = open_store(settings.store_url)
+    _, everyone = read_list(store, report.list_date, limit=100_000, flagged_only=False, group=None)
+    control = everyone[everyone["grp"] == "control"]
+    assert len(control) and (control["action"] == CONTROL_ACTION).all()
+    assert not (everyone.loc[everyone["grp"] == "treatment", "action"] == CONTROL_ACTION).any()
+    follow = read_followups(store, report.list_date)
+    assert (follow.loc[follow["grp"] == "control", "action"] == CONTROL_ACTION).all()
+    work = pd.read_csv(report.files["list to work"])
+    held_out = set(control["customer_id"]) | set(
+        follow.loc[follow["grp"] == "control", "customer_id"]
+    )
+    assert not set(work["customer_id"].astype(str)) & held_out
+    assert not work["action"].eq(CONTROL_ACTION).any()
+    analysis = pd.read_csv(report.files["control group"])
+    assert len(analysis) and (analysis["action"] == CONTROL_ACTION).all()
+
+
+def test_the_api_shows_a_control_customer_as_control_with_no_call(scored):
+    """Also for a list stored before control rows carried their own action."""
+    from fastapi.testclient import TestClient
+
+    from nps_core.playbooks import ACTIONS, Band
+    from serving.api.app import create_app
+    from serving.lists.store import replace_list
+    from tests.serving.conftest import USER_KEY, _digest
+    from tests.serving.lists.test_store import _follow, _run, _scores
+
+    settings, report = scored
+    store = open_store(settings.store_url)
+    _, everyone = read_list(store, report.list_date, limit=100_000, flagged_only=False, group=None)
+    member = everyone.loc[everyone["grp"] == "control", "customer_id"].iloc[0]
+    older = report.list_date - pd.Timedelta(days=40)
+    legacy = _scores(1, "legacy", older).assign(
+        customer_id="legacy-control", grp="control", flagged=True, action=ACTIONS[Band.HIGH]
+    )
+    replace_list(
+        store,
+        older,
+        run={**_run("legacy"), "list_date": older},
+        scores=legacy,
+        followups=_follow("legacy").iloc[:0],
+    )
+    app = create_app(settings.model_copy(update={"api_keys": _digest(USER_KEY)}))
+    with TestClient(app, headers={"Authorization": f"Bearer {USER_KEY}"}) as client:
+        for customer in (member, "legacy-control"):
+            entry = client.get(f"/v1/customers/{customer}/risk").json()
+            assert entry["group"] == "control" and entry["action"] == CONTROL_ACTION, entry
+        listed = client.get("/v1/risk-list", params={"limit": 10_000}).json()["entries"]
+        assert listed and all(e["group"] == "treatment" for e in listed)
+        assert all(e["action"] != CONTROL_ACTION for e in listed)
+        spec = client.get("/openapi.json").json()
+    assert "not the outreach decision" in spec["paths"]["/v1/predict"]["post"]["description"]
