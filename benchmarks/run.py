@@ -36,7 +36,7 @@ class Benchmark:
 
 def registry() -> dict[str, Benchmark]:
     """Every benchmark by name; add one entry per new benchmark (API latency, risk list)."""
-    from benchmarks import api_bench, features_bench, risklist_bench
+    from benchmarks import api_bench, features_bench, risklist_bench, startup_bench
 
     entries = [
         Benchmark(
@@ -56,6 +56,12 @@ def registry() -> dict[str, Benchmark]:
             "Booster.predict endpoint; a 1000-customer batch",
             api_bench.run,
             api_bench.missing_tools,
+        ),
+        Benchmark(
+            "startup",
+            "nps-risk serve to /healthz: registry up, registry refusing with and without a "
+            "local copy (issue 16: was 105 s when refusing)",
+            startup_bench.run,
         ),
     ]
     return {entry.name: entry for entry in entries}
