@@ -42,10 +42,12 @@ class Settings(BaseSettings):
             "NPS_RISK_MLFLOW_TRACKING_URI", "MLFLOW_TRACKING_URI", "mlflow_tracking_uri"
         ),
         description="an MLflow server or store instead of the embedded SQLite one; read once, here",
+        repr=False,  # may hold a password
     )
     database_url: str | None = Field(
         default=None,
         description="SQLAlchemy URL of the risk-list store; SQLite under data/ if unset",
+        repr=False,  # may hold a password
     )
     model_name: str = "nps-detractor"
     registry_timeout_s: float = Field(

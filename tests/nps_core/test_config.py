@@ -42,3 +42,13 @@ def test_key_digests_are_parsed(tmp_path):
 def test_inconsistent_scale_is_refused():
     with pytest.raises(ConfigError):
         ScoreScale(low=0, high=10, detractor_max=9, promoter_min=9)
+
+
+def test_urls_that_may_hold_a_password_stay_out_of_the_settings_repr(tmp_path):
+    s = Settings(
+        home=tmp_path,
+        database_url="postgresql://u:pw-store@h/db",
+        mlflow_tracking_uri="postgresql://u:pw-registry@h/mlflow",
+    )
+    assert "pw-" not in repr(s) and "pw-" not in str(s)
+    assert s.store_url.endswith("@h/db") and s.tracking_uri.endswith("@h/mlflow")

@@ -70,6 +70,8 @@ def start_server(settings: Settings, **env_overrides: str) -> Server:
         "NPS_RISK_MAX_BATCH": str(settings.max_batch),
         "NPS_RISK_MAX_BODY_BYTES": str(settings.max_body_bytes),
         "MLFLOW_DISABLE_TELEMETRY": "true",
+        # a loaded test machine may take over the 5 s default to load from a healthy registry
+        "NPS_RISK_REGISTRY_TIMEOUT_S": "60",
         **env_overrides,
     }
     env.pop("MLFLOW_TRACKING_URI", None)
