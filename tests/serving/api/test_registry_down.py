@@ -7,13 +7,13 @@ import threading
 import time
 
 import pytest
-from fastapi.testclient import TestClient
 
 from nps_core.config import Settings
 from serving.api import state
 from serving.api.app import create_app
 from serving.predictor import ServingModel
 from tests.serving.conftest import ADMIN_KEY, USER_KEY, _free_port, start_server, stop_server
+from tests.serving.inprocess import InProcessClient
 from training.registry import CHAMPION, load_model
 
 PASSWORD = "s3cret-Pa55word"
@@ -117,7 +117,7 @@ def test_the_start_waits_for_a_hanging_registry_no_longer_than_its_deadline(
     monkeypatch.setattr(state, "build_cached_model", lambda settings: None)
     settings = Settings(home=serving_settings.home, registry_timeout_s=0.5)
     began = time.monotonic()
-    with TestClient(create_app(settings)) as client:
+    with InProcessClient(create_app(settings)) as client:
         took = time.monotonic() - began
         assert client.get("/readyz").json() == NO_MODEL
         answer.set()

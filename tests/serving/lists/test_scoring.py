@@ -121,12 +121,11 @@ def test_control_customers_are_never_someone_to_call(scored):
 
 def test_the_api_shows_a_control_customer_as_control_with_no_call(scored):
     """Also for a list stored before control rows carried their own action."""
-    from fastapi.testclient import TestClient
-
     from nps_core.playbooks import ACTIONS, Band
     from serving.api.app import create_app
     from serving.lists.store import replace_list
     from tests.serving.conftest import USER_KEY, _digest
+    from tests.serving.inprocess import InProcessClient
     from tests.serving.lists.test_store import _follow, _run, _scores
 
     settings, report = scored
@@ -145,7 +144,7 @@ def test_the_api_shows_a_control_customer_as_control_with_no_call(scored):
         followups=_follow("legacy").iloc[:0],
     )
     app = create_app(settings.model_copy(update={"api_keys": _digest(USER_KEY)}))
-    with TestClient(app, headers={"Authorization": f"Bearer {USER_KEY}"}) as client:
+    with InProcessClient(app, headers={"Authorization": f"Bearer {USER_KEY}"}) as client:
         for customer in (member, "legacy-control"):
             entry = client.get(f"/v1/customers/{customer}/risk").json()
             assert entry["group"] == "control" and entry["action"] == CONTROL_ACTION, entry
