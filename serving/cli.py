@@ -254,20 +254,31 @@ def _cmd_score(args: argparse.Namespace) -> int:
 def _cmd_impact(args: argparse.Namespace) -> int:
     from features.dataset import QUARANTINE_FILE
     from nps_core.config import get_settings
-    from serving.lists.impact import describe, estimate_impact
+    from serving.lists.impact import describe, estimate_impact, write_outputs
     from serving.lists.store import open_store
 
-    dataset = _load(args.data, get_settings().outputs_path / "impact" / QUARANTINE_FILE)
-    store = open_store(get_settings().store_url)
-    result = estimate_impact(
+    settings = get_settings()
+    out = settings.outputs_path / "impact"
+    dataset = _load(args.data, out / QUARANTINE_FILE)
+    store = open_store(settings.store_url)
+    report = estimate_impact(
         store,
         dataset.surveys,
+        dataset.interactions,
+        dataset.customers,
         dataset.scale,
         args.date_from,
         args.date_to,
+        capacity=args.capacity or settings.daily_capacity,
         window_days=args.window_days,
+        bootstrap=args.bootstrap,
+        seed=settings.random_state,
     )
-    print(describe(result))
+    plot = args.json.with_name(f"{args.json.stem}-qini.png") if args.json else out / "qini.png"
+    write_outputs(report, args.json, plot)
+    print(describe(report))
+    if args.json:
+        print(f"figures -> {args.json}")
     return 0
 
 
@@ -417,7 +428,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = command(
         "impact",
         _cmd_impact,
-        "did outreach help? later answers of called vs control customers",
+        "did outreach help? called vs control customers by risk band, with intervals",
         _check_impact,
     )
     p.add_argument(
@@ -430,6 +441,20 @@ def build_parser() -> argparse.ArgumentParser:
         type=positive_int,
         default=60,
         help="answers counted this long after the list",
+    )
+    p.add_argument(
+        "--capacity",
+        type=positive_int,
+        help="calls a day, for the uplift at capacity (default NPS_RISK_DAILY_CAPACITY)",
+    )
+    p.add_argument(
+        "--bootstrap",
+        type=positive_int,
+        default=200,
+        help="bootstrap resamples for the answer-weighted effect's interval",
+    )
+    p.add_argument(
+        "--json", type=out_file, help="write every figure as JSON (the Qini plot goes beside it)"
     )
 
     p = command(
