@@ -152,3 +152,11 @@ def test_nps_and_impact_write_the_quarantine_in_their_folders(sim_dir, in_projec
     out = capsys.readouterr().out
     check_load_report(out, sim_dir, in_project / "outputs/impact/quarantine.csv")
     assert "outreach impact" in out
+    assert (in_project / "outputs/impact/qini.png").is_file()
+    figures = in_project / "figures" / "impact.json"
+    argv = ["impact", "--data", str(sim_dir), "--from", day, "--to", day, "--json", str(figures)]
+    assert cli([*argv, "--bootstrap", "20"]) == 0
+    document = json.loads(figures.read_text())
+    assert {"overall", "by_band", "verdict", "at_capacity", "qini"} <= set(document)
+    assert document["qini"]["plot"] == str(figures.with_name("impact-qini.png"))
+    assert figures.with_name("impact-qini.png").is_file()
