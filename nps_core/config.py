@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import (
@@ -66,6 +67,14 @@ class Settings(BaseSettings):
         default=0.0, ge=0, description="training rows are computed this long before the answer"
     )
     daily_capacity: int = Field(default=50, gt=0, description="outreach calls a team makes per day")
+    train_treated: Literal["exclude", "include"] = Field(
+        default="exclude",
+        description="training rows answered after our own outreach: left out (the model "
+        "learns untreated risk) or included",
+    )
+    treated_lookback_days: int = Field(
+        default=90, gt=0, description="an answer counts as treated if we called this recently"
+    )
     control_share: float = Field(default=0.10, ge=0, lt=1)
     promotion_auc_margin: float = Field(
         default=0.01,

@@ -48,6 +48,8 @@ from serving.arguments import (
 )
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from features.dataset import Dataset, LoadReport
 
 Handler = Callable[[argparse.Namespace], int]
@@ -146,9 +148,22 @@ def _cmd_train(args: argparse.Namespace) -> int:
             k=args.k,
         )
     else:
-        outcome = train_from_data(settings, args.data, test_from=args.test_from, k=args.k)
+        outcome = train_from_data(
+            settings,
+            args.data,
+            test_from=args.test_from,
+            k=args.k,
+            contacts=_contact_history(settings.store_url),
+            treated=args.treated,
+        )
     _print_load(outcome.load, outcome.quarantine_file)
     m = outcome.metrics_json
+    if "treatment" in m:
+        t = m["treatment"]
+        print(
+            f"answers after our own outreach: {t['rows_treated']:,} of {t['rows_answered']:,} "
+            f"({'left out: the model learns untreated risk' if t['treated_rows'] == 'exclude' else 'included'})"
+        )
     t, lr, rule = m["test"], m["baselines"]["logistic"], m["baselines"]["one_rule"]
     print(
         f"registered {m['model_name']} version {m['model_version']} as challenger (run {m['run_id']})"
@@ -190,6 +205,19 @@ def _cmd_train(args: argparse.Namespace) -> int:
         write_metrics(args.metrics_out, m)
         print(f"metrics -> {args.metrics_out}")
     return 0
+
+
+def _contact_history(store_url: str) -> pd.DataFrame:
+    """Our recorded outreach, from the risk-list store (none if no store was ever written)."""
+    from features.treatment import empty_contacts
+    from serving.lists.store import open_store, read_contacts
+
+    if (
+        store_url.startswith("sqlite:///")
+        and not Path(store_url.removeprefix("sqlite:///")).exists()
+    ):
+        return empty_contacts()
+    return read_contacts(open_store(store_url))
 
 
 def _cmd_promote(args: argparse.Namespace) -> int:
@@ -308,6 +336,8 @@ def _check_train(args: argparse.Namespace) -> str | None:
             return f"--{given[0]} applies to --table only, not to --data"
     elif args.test_from:
         return "--test-from applies to --data only (with --table, --time decides the split)"
+    elif args.treated:
+        return "--treated applies to --data only (a feature table carries no outreach history)"
     return None
 
 
@@ -382,6 +412,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--k", type=positive_int, help="daily outreach capacity for precision/recall at k"
     )
     p.add_argument("--metrics-out", type=out_file, help="write the test metrics as JSON")
+    p.add_argument(
+        "--treated",
+        choices=["exclude", "include"],
+        help="answers given after our own outreach: left out, so the model learns untreated "
+        "risk, or included (default NPS_RISK_TRAIN_TREATED, exclude)",
+    )
 
     p = command("promote", _cmd_promote, "challenger -> champion, if it passes the gate")
     p.add_argument(

@@ -28,6 +28,13 @@ from features.dataset import (
 )
 from features.pipeline import agent_history
 from features.rows import as_of_timestamp, build_training_rows, learn_spec
+from features.treatment import (
+    TreatedRows,
+    apply_treated_policy,
+    empty_contacts,
+    mark_treated,
+    treated_summary,
+)
 from features.validation import FALSE_WORDS, TRUE_WORDS
 from nps_core.config import Settings
 from nps_core.errors import NpsRiskError, SchemaError
@@ -99,6 +106,7 @@ def _finish(
     load: LoadReport | None = None,
     quarantine: pd.DataFrame | None = None,
     coerced: dict[str, dict[str, int]] | None = None,
+    treatment: dict[str, int | str] | None = None,
 ) -> TrainOutcome:
     from training.plots import write_plots
     from training.report import write_report
@@ -155,6 +163,8 @@ def _finish(
             metrics["test_truth_roc_auc"] = result.truth_auc
             metrics["test_auc_ratio_to_truth"] = test_metrics["roc_auc"] / result.truth_auc
         artifacts = {"plots": folder / "plots", "report": folder / "report", "tables": tables}
+        if treatment:
+            metrics.update({k_: float(v) for k_, v in treatment.items() if isinstance(v, int)})
         if load is not None and quarantine is not None:
             metrics.update(load.metrics())
             artifacts["data"] = _write_load(folder / "data", load, quarantine)
@@ -178,6 +188,7 @@ def _finish(
                 "source": source,
                 "features": len(result.features),
                 "k": k,
+                **({"treated_rows": treatment["treated_rows"]} if treatment else {}),
             },
             metrics=metrics,
             meta=meta,
@@ -196,6 +207,7 @@ def _finish(
             "model_version": logged.version,
             "run_id": logged.run_id,
             "truth_roc_auc": result.truth_auc,
+            **({"treatment": treatment} if treatment else {}),
             **({"load": load.to_dict()} if load is not None else {}),
         }
         report_copy = settings.outputs_path / "reports" / f"model-v{logged.version}.html"
@@ -230,8 +242,15 @@ def train_from_data(
     test_from: str | None = None,
     k: int | None = None,
     params: LgbmParams | None = None,
+    contacts: pd.DataFrame | None = None,
+    treated: TreatedRows | None = None,
 ) -> TrainOutcome:
-    """Point-in-time training rows from a data DIR, a time split, fit, report, register."""
+    """Point-in-time training rows from a data DIR, a time split, fit, report, register.
+
+    ``contacts`` is our outreach history (customer_id, contacted_at, recorded_at), handed
+    in by the caller (training never reads the store): answers given after a contact are
+    treated, and ``treated`` (default: the ``train_treated`` setting, "exclude") decides
+    whether they train the model. The choice and the counts are logged with the run."""
     dataset = load_dataset(data_dir, workers=settings.threads)
     spec = learn_spec(dataset.interactions, dataset.scale)
     rows = build_training_rows(
@@ -244,6 +263,19 @@ def train_from_data(
     )
     if rows.empty:
         raise NpsRiskError(f"{data_dir} yields no training rows: no survey answers on the scale")
+    policy: TreatedRows = treated or settings.train_treated
+    rows = mark_treated(
+        rows,
+        empty_contacts() if contacts is None else contacts,
+        lookback_days=settings.treated_lookback_days,
+    )
+    treatment = treated_summary(rows, policy)
+    rows = apply_treated_policy(rows, policy)
+    if rows.empty:
+        raise NpsRiskError(
+            f"{data_dir}: every answer came after our outreach; nothing untreated to learn "
+            "from (train with --treated include to use them)"
+        )
     catalog = feature_catalog(spec)
     features = list(catalog)
     categorical = [f for f in features if catalog[f].kind == "categorical"]
@@ -286,6 +318,7 @@ def train_from_data(
         k=k,
         load=dataset.report,
         quarantine=dataset.quarantine,
+        treatment=treatment,
     )
 
 

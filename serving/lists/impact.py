@@ -30,7 +30,7 @@ import pandas as pd
 from sqlalchemy import select
 
 from nps_core.scale import ScoreScale
-from serving.lists.store import Store, outreach, risk_scores
+from serving.lists.store import Store, read_contacts, risk_scores
 from serving.lists.uplift import (
     band_verdict,
     compare_frame,
@@ -83,13 +83,6 @@ def first_flags(store: Store, date_from: date, date_to: date) -> pd.DataFrame:
         switches.groupby("customer_id")["list_date"].min().rename("switched_at").reset_index()
     )
     return first.merge(switched, on="customer_id", how="left")
-
-
-def read_contacts(store: Store) -> pd.DataFrame:
-    """Every recorded outreach (customer_id, contacted_at UTC)."""
-    with store.engine.connect() as conn:
-        calls = pd.read_sql(select(outreach.c.customer_id, outreach.c.contacted_at), conn)
-    return calls.assign(contacted_at=pd.to_datetime(calls["contacted_at"], utc=True))
 
 
 def _utc_day(days: pd.Series) -> pd.Series:

@@ -390,3 +390,20 @@ def runs_for(store: Store, list_date: date) -> list[dict[str, Any]]:
     with store.engine.connect() as conn:
         rows = conn.execute(select(runs).where(runs.c.list_date == list_date)).mappings().all()
     return [{**dict(r), "summary": json.loads(r["summary"] or "{}")} for r in rows]
+
+
+def read_contacts(store: Store) -> pd.DataFrame:
+    """Every recorded outreach: customer_id, contacted_at and recorded_at (UTC), oldest
+    first; what impact's censoring and training's treated rows need, nothing more."""
+    with store.engine.connect() as conn:
+        calls = pd.read_sql(
+            select(
+                outreach.c.customer_id, outreach.c.contacted_at, outreach.c.recorded_at
+            ).order_by(outreach.c.contacted_at, outreach.c.id),
+            conn,
+        )
+    return calls.assign(
+        customer_id=calls["customer_id"].astype("str"),
+        contacted_at=pd.to_datetime(calls["contacted_at"], utc=True),
+        recorded_at=pd.to_datetime(calls["recorded_at"], utc=True),
+    )

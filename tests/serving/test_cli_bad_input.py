@@ -217,6 +217,8 @@ CATALOGUE = [
         ("--table {table} --label label", "--id", None),
         ("--data {data} --label label", "--label", None),
         ("--table {table} --label label --id id --test-from 2026-01-01", "--test-from", None),
+        ("--table {table} --label label --id id --treated include", "--treated", None),
+        ("--data {data} --treated weight", "--treated", "weight"),
     ),
     *_cases(
         "score",
@@ -236,6 +238,8 @@ CATALOGUE = [
         ("--data {data} --from 2026-01-01 --to 2026-02-30", "--to", "2026-02-30"),
         ("--data {data} --from 2026-02-01 --to 2026-01-01", "--to", "2026-01-01"),
         ("--data {data} --from 2026-01-01 --to 2026-01-31 --window-days 0", "--window-days", "0"),
+        ("--data {data} --from 2026-01-01 --to 2026-01-31 --capacity 0", "--capacity", "0"),
+        ("--data {data} --from 2026-01-01 --to 2026-01-31 --json {dir}", "--json", "{dir}"),
         ("--data {data} --from 2026-01-01 --to 2026-01-31 --window-days -3", "--window-days", "-3"),
         (
             "--data {data} --from 2026-01-01 --to 2026-01-31 --window-days 7.5",
