@@ -22,7 +22,7 @@ class SimulationConfig:
     start: str = "2026-01-01"  # first simulated day, UTC
     internal_share: float = 0.01  # internal/test accounts
     dirt_rows: int | None = None  # None: max(6, rows // 1000); 0: none
-    outreach_effect: float = 0.0  # reserved: log-odds change after proactive outreach; unused
+    outreach_effect: float = 0.0  # reserved, unused: simulate-loop gives LoopWorld its effects
     patience_sd: float = 1.0  # spread of the latent patience; 0: every customer equally patient
 
     def __post_init__(self) -> None:

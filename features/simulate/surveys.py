@@ -79,22 +79,9 @@ def _draw_surveys(
     cust: _Arrays, agents: _Arrays, tix: _Arrays, end: int, rng: np.random.Generator
 ) -> _Arrays:
     """Send after resolution with 30-day fatigue, keep the answers, draw risk and score."""
-    closed = np.flatnonzero(~tix["open_at_end"])
-    send = tix["resolved"][closed] + rng.integers(5 * _MINUTE, _MAX_SEND_DELAY_S, closed.size)
-    in_time = send < end
-    closed, send = closed[in_time], send[in_time]
-    sent = _pick_with_gap(tix["c"][closed], send, _FATIGUE_S + _MAX_RESPONSE_DELAY_S)
-    trigger, send = closed[sent], send[sent]
-
-    answer_logit = (
-        -1.2
-        + 0.3 * ~tix["fixed"][trigger]
-        - 0.2 * (tix["channel"][trigger] == CHANNELS.index("email"))
-    )
-    delay = np.clip(rng.lognormal(np.log(2 * _HOUR), 1.2, trigger.size), 60, _MAX_RESPONSE_DELAY_S)
-    responded = send + delay.astype(np.int64)
-    answered = (rng.random(trigger.size) < _sigmoid(answer_logit)) & (responded < end)
-    trigger, responded = trigger[answered], responded[answered]
+    sent = _draw_invitations(tix, end, rng)
+    answered = (sent["u_answer"] < _sigmoid(sent["answer_logit"])) & (sent["responded"] < end)
+    trigger, responded = sent["trigger"][answered], sent["responded"][answered]
     order = np.argsort(responded, kind="stable")  # response numbers follow answer time
     trigger, responded = trigger[order], responded[order]
     c = tix["c"][trigger]
@@ -110,6 +97,32 @@ def _draw_surveys(
         "p": p,
         "score": score,
         "comment": comment,
+    }
+
+
+def _draw_invitations(tix: _Arrays, end: int, rng: np.random.Generator) -> _Arrays:
+    """Every survey sent (30-day fatigue), when it would be answered, and the uniform that
+    decides whether it is: answered when ``u_answer < sigmoid(answer_logit)`` and
+    ``responded < end``. Kept apart so the loop can shift the answer rate of customers it
+    reached, on the same draws."""
+    closed = np.flatnonzero(~tix["open_at_end"])
+    send = tix["resolved"][closed] + rng.integers(5 * _MINUTE, _MAX_SEND_DELAY_S, closed.size)
+    in_time = send < end
+    closed, send = closed[in_time], send[in_time]
+    sent = _pick_with_gap(tix["c"][closed], send, _FATIGUE_S + _MAX_RESPONSE_DELAY_S)
+    trigger, send = closed[sent], send[sent]
+
+    answer_logit = (
+        -1.2
+        + 0.3 * ~tix["fixed"][trigger]
+        - 0.2 * (tix["channel"][trigger] == CHANNELS.index("email"))
+    )
+    delay = np.clip(rng.lognormal(np.log(2 * _HOUR), 1.2, trigger.size), 60, _MAX_RESPONSE_DELAY_S)
+    return {
+        "trigger": trigger,
+        "responded": send + delay.astype(np.int64),
+        "answer_logit": answer_logit,
+        "u_answer": rng.random(trigger.size),
     }
 
 

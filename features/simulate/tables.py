@@ -43,12 +43,15 @@ def _interactions_frame(tix: _Arrays, customer_ids: pa.Array, start_ns: int) -> 
 
 
 def _surveys_frame(
-    surv: _Arrays, tix: _Arrays, customer_ids: pa.Array, start_ns: int
+    surv: _Arrays, tix: _Arrays, customer_ids: pa.Array, start_ns: int, first_number: int = 1
 ) -> pd.DataFrame:
+    """Answers numbered from ``first_number`` (the loop's later answers continue the history's)."""
     n = surv["c"].size
     comment = surv["comment"]
+    numbers = np.arange(first_number, first_number + n)
+    width = _id_width(first_number + n - 1)
     columns = {
-        "response_id": _str(_ids("R", np.arange(1, n + 1))),
+        "response_id": _str(_ids("R", numbers, width)),
         "customer_id": _labels(surv["c"], customer_ids),
         "responded_at": _timestamps(surv["responded"], start_ns),
         "score": pd.array(surv["score"], dtype="Int64"),
