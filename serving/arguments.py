@@ -89,6 +89,17 @@ def fraction(least: float, below: float, what: str) -> Callable[[str], float]:
     return parse
 
 
+def log_odds(text: str) -> float:
+    """A finite change of log-odds, within +-10 (beyond, a probability is 0 or 1)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not -10.0 <= value <= 10.0:  # NaN fails here too
+        raise _bad(text, "is not a log-odds change (a number from -10 to 10)")
+    return value
+
+
 def _in_years(text: str, when: date) -> None:
     if not _YEARS[0] <= when.year <= _YEARS[1]:
         raise _bad(text, f"is outside the years {_YEARS[0]}-{_YEARS[1]}")

@@ -36,6 +36,7 @@ from serving.arguments import (
     input_file,
     iso_date,
     iso_moment,
+    log_odds,
     one_line,
     out_dir,
     out_file,
@@ -72,6 +73,41 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     print(
         f"simulated {len(sim.customers):,} customers, {len(sim.interactions):,} interactions, "
         f"{len(sim.surveys):,} survey answers over {args.days} days (seed {args.seed}) -> {args.out}"
+    )
+    return 0
+
+
+def _cmd_simulate_loop(args: argparse.Namespace) -> int:
+    from nps_core.config import get_settings
+    from serving.lists.loop import LoopPlan, loop_settings, run_loop
+    from training.workflow import train_from_data
+
+    plan = LoopPlan(
+        customers=args.customers,
+        days=args.days,
+        lists_from=args.lists_from,
+        capacity=args.capacity,
+        effect_high=args.effect_high,
+        effect_low=args.effect_low,
+        effect_medium=args.effect_medium,
+        reach_share=args.reach_share,
+        answer_effect=args.answer_effect,
+        seed=args.seed,
+        start=args.start,
+        control_share=args.control_share,
+    )
+    settings = loop_settings(get_settings(), args.out)
+    report = run_loop(
+        settings,
+        plan,
+        args.out,
+        train=lambda s, data: train_from_data(s, data, k=plan.capacity),
+        progress=not args.quiet,
+    )
+    print(report.summary())
+    print(
+        f"impact on it: NPS_RISK_DATABASE_URL=sqlite:///{args.out.resolve() / 'store.db'} "
+        f"nps-risk impact --data {args.out} --from {plan.lists_from} --to LAST_LIST_DATE"
     )
     return 0
 
@@ -347,6 +383,18 @@ def _check_impact(args: argparse.Namespace) -> str | None:
     return None
 
 
+def _check_simulate_loop(args: argparse.Namespace) -> str | None:
+    from datetime import timedelta
+
+    end = args.start + timedelta(days=args.days)
+    if not args.start < args.lists_from < end:
+        return (
+            f"--lists-from {args.lists_from.isoformat()!r} must fall after --start "
+            f"{args.start.isoformat()!r} and before the simulation ends ({end.isoformat()})"
+        )
+    return None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(
         prog="nps-risk",
@@ -375,6 +423,52 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=seed, default=0)
     p.add_argument("--start", type=iso_date, default="2026-01-01", help="first simulated day (UTC)")
     p.add_argument("--out", type=out_dir, required=True)
+
+    p = command(
+        "simulate-loop",
+        _cmd_simulate_loop,
+        "run the product day by day on simulated customers with a known outreach effect",
+        _check_simulate_loop,
+    )
+    p.add_argument("--customers", type=positive_int, required=True)
+    p.add_argument("--days", type=positive_int, required=True, help="simulated days in all")
+    p.add_argument("--start", type=iso_date, default="2026-01-01", help="first simulated day (UTC)")
+    p.add_argument(
+        "--lists-from",
+        type=iso_date,
+        required=True,
+        help="first daily list; the champion is trained on the history before it",
+    )
+    p.add_argument("--capacity", type=positive_int, required=True, help="calls a day")
+    p.add_argument(
+        "--effect-high",
+        type=log_odds,
+        required=True,
+        help="change of a reached high-band customer's Detractor log-odds (negative helps)",
+    )
+    p.add_argument("--effect-low", type=log_odds, required=True, help="the same, low band")
+    p.add_argument("--effect-medium", type=log_odds, help="the same, medium band (default: midway)")
+    p.add_argument(
+        "--reach-share",
+        type=fraction(0.0, 1.0 + 1e-9, "a share in [0, 1]"),
+        default=0.6,
+        help="share of the day's calls that reach the customer (default 0.6)",
+    )
+    p.add_argument(
+        "--answer-effect",
+        type=log_odds,
+        default=0.0,
+        help="change of a reached customer's log-odds of answering a survey (default 0)",
+    )
+    p.add_argument(
+        "--control-share",
+        type=fraction(0.0, 1.0, "a share in [0, 1)"),
+        default=0.10,
+        help="share held out as a control group (default 0.10)",
+    )
+    p.add_argument("--seed", type=seed, default=0)
+    p.add_argument("--out", type=out_dir, required=True)
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
 
     p = command("import", _cmd_import, "turn a helpdesk export into canonical tables + quarantine")
     p.add_argument("source", type=table_file)

@@ -37,6 +37,7 @@ from nps_core.errors import ConfigError
 from nps_core.scale import NPS_SCALE
 
 _PRIOR_WEIGHT = 0.9  # log-odds of a previous Detractor answer (risk._draw_detractors)
+_TRUTH = ("p_detractor", "p_untreated", "reached")
 _STREAMS = 6  # simulate() uses the first five children of the seed; the loop the sixth
 
 
@@ -58,7 +59,7 @@ class LoopWorld:
     reached_s: np.ndarray  # per customer, the latest call that reached them; -1: none
     detractor_effect: np.ndarray  # log-odds, from the latest call
     answer_effect: np.ndarray
-    answers: list[_Arrays] = field(default_factory=list)
+    answers: list[pd.DataFrame] = field(default_factory=list)  # per day: rows + truth
 
     @classmethod
     def start(cls, config: SimulationConfig, lists_from: pd.Timestamp) -> LoopWorld:
@@ -159,7 +160,7 @@ class LoopWorld:
         score, reason = _draw_scores(
             self.rng, self.cust, self.tix, c, trigger, s["trouble"][idx], p, detractor
         )
-        first = len(self.history_answers) + 1 + sum(a["c"].size for a in self.answers)
+        first = len(self.history_answers) + 1 + sum(len(frame) for frame in self.answers)
         drawn = {
             "number": np.arange(first, first + c.size),
             "c": c,
@@ -172,37 +173,29 @@ class LoopWorld:
             "comment": _draw_comments(self.rng, score, reason),
         }
         self._remember(drawn)
-        self.answers.append(drawn)
-        return self._frame(drawn)
+        frame = self._frame(drawn)
+        self.answers.append(frame)
+        return frame
 
     # --- the tables ----------------------------------------------------------------------
 
     def surveys(self) -> pd.DataFrame:
         """History answers, then every later answer drawn so far (ids continue)."""
-        later = [
-            self._frame(a).drop(columns=["p_detractor", "p_untreated", "reached"])
-            for a in self._all()
-        ]
+        later = [frame.drop(columns=list(_TRUTH)) for frame in self.answers]
         return pd.concat(
             [self.history_answers.drop(columns="p_detractor"), *later], ignore_index=True
         )
 
     def truth(self) -> pd.DataFrame:
-        """response_id, p_detractor (as drawn), p_untreated (without any call's effect)."""
-        hist = self.history_answers
-        later = [self._frame(a) for a in self._all()]
-        return pd.concat(
-            [
-                hist[["response_id", "p_detractor"]].assign(p_untreated=hist["p_detractor"]),
-                *[f[["response_id", "p_detractor", "p_untreated"]] for f in later],
-            ],
-            ignore_index=True,
+        """response_id, customer_id, responded_at and the truth columns: p_detractor (as
+        drawn), p_untreated (without any call's effect), reached (before this answer)."""
+        hist = self.history_answers.assign(
+            p_untreated=self.history_answers["p_detractor"], reached=False
         )
+        keep = ["response_id", "customer_id", "responded_at", *_TRUTH]
+        return pd.concat([hist[keep], *[frame[keep] for frame in self.answers]], ignore_index=True)
 
     # --- helpers -------------------------------------------------------------------------
-
-    def _all(self) -> list[_Arrays]:
-        return [a for a in self.answers if a["c"].size]
 
     def _seconds(self, at: pd.Timestamp) -> int:
         return (int(at.as_unit("ns").value) - _start_ns(self.config.start)) // _NS_PER_S

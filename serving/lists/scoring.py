@@ -81,6 +81,8 @@ def score_day(
     *,
     policy: ListPolicy | None = None,
     store: Store | None = None,
+    model: ServingModel | None = None,
+    html: bool = True,
     pause: Callable[[], None] | None = None,
     progress: bool = True,
 ) -> ScoreReport:
@@ -94,7 +96,7 @@ def score_day(
     steps = tqdm(total=5, desc=f"risk list {day}", disable=not progress, unit="step")
     with ThreadPoolExecutor(max_workers=1) as background:
         # the model and the store load while the tables are read and validated
-        champion = background.submit(lambda: ServingModel(load_model(settings, CHAMPION)))
+        champion = background.submit(lambda: model or ServingModel(load_model(settings, CHAMPION)))
         opened = background.submit(lambda: store or open_store(settings.store_url))
         dataset = load_dataset(data_dir, workers=settings.threads)
         served, store = champion.result(), opened.result()
@@ -103,6 +105,8 @@ def score_day(
             "the champion was trained on a feature table; a daily list needs one trained on a data DIR"
         )
     calls = read_table(store, outreach)
+    # SQLite hands timestamps back naive (stored as UTC): compare them as UTC
+    calls = calls.assign(contacted_at=pd.to_datetime(calls["contacted_at"], utc=True))
     _advance(steps, "features")
 
     snapshot = snapshot_as_of(
@@ -212,7 +216,9 @@ def score_day(
         followups=follow_rows,
         pause=pause,
     )
-    report.files = write_outputs(settings, report, ranked, follow_rows, dataset.quarantine)
+    report.files = write_outputs(
+        settings, report, ranked, follow_rows, dataset.quarantine, html=html
+    )
     steps.update(1)
     steps.close()
     return report
@@ -224,6 +230,8 @@ def write_outputs(
     ranked: pd.DataFrame,
     follow: pd.DataFrame,
     quarantine: pd.DataFrame | None = None,
+    *,
+    html: bool = True,
 ) -> dict[str, Path]:
     """The list to work (outreach group only), the control list for analysts, an HTML summary,
     and the rows the load set aside (after the store's commit)."""
@@ -242,12 +250,13 @@ def write_outputs(
     files = {
         "list to work": folder / f"{day}.csv",
         "control group": folder / f"{day}-control.csv",
-        "summary": folder / f"{day}.html",
     }
     _write_atomic(files["list to work"], lambda p: work.to_csv(p, index=False))
     _write_atomic(files["control group"], lambda p: control.to_csv(p, index=False))
-    html = render_summary(report, ranked, follow)
-    _write_atomic(files["summary"], lambda p: p.write_text(html))
+    if html:  # the summary's chart is most of a small list's time (simulate-loop skips it)
+        files["summary"] = folder / f"{day}.html"
+        page = render_summary(report, ranked, follow)
+        _write_atomic(files["summary"], lambda p: p.write_text(page))
     if quarantine is not None:
         files["quarantined rows"] = quarantine_beside(files["list to work"])
         _write_atomic(files["quarantined rows"], lambda p: write_quarantine(p, quarantine))

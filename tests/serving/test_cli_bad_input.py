@@ -151,6 +151,12 @@ def test_a_bad_data_dir_is_refused_before_loading(case, said, paths, home, tripw
     assert said in _refused(case, paths, home, tripwires, capsys)
 
 
+LOOP = (
+    "--customers 100 --days 90 --lists-from 2026-03-01 --capacity 5 --effect-high -1 "
+    "--effect-low 0 --seed 1"
+)
+
+
 def _cases(command: str, *cases: tuple[str, str, str | None]) -> list:
     return [
         pytest.param(Case(f"{command} {argv}", flag, value), id=f"{command}{flag}={value}")
@@ -264,6 +270,27 @@ CATALOGUE = [
         ("--log-level loud", "--log-level", "loud"),
     ),
     *_cases(
+        "simulate-loop",
+        *[
+            (f"{LOOP} --out {{new}} {flag} {value}", flag, value)
+            for flag, value in [
+                ("--customers", "0"),
+                ("--days", "1.5"),
+                ("--capacity", "ten"),
+                ("--lists-from", "2026-02-30"),
+                ("--lists-from", "2025-06-01"),  # before --start
+                ("--effect-high", "strong"),
+                ("--effect-low", "nan"),
+                ("--effect-medium", "50"),
+                ("--reach-share", "1.5"),
+                ("--answer-effect", "inf"),
+                ("--control-share", "1"),
+                ("--seed", "-1"),
+            ]
+        ],
+        ("--customers 100 --days 90 --out {new}", "--lists-from", None),
+    ),
+    *_cases(
         "promote",
         ("--tolerance -0.1", "--tolerance", "-0.1"),
         ("--tolerance 2", "--tolerance", "2"),
@@ -277,7 +304,9 @@ def test_a_malformed_argument_is_one_line_and_exit_2(case, paths, home, tripwire
     _refused(case, paths, home, tripwires, capsys)
 
 
-@pytest.mark.parametrize("command", [name.removeprefix("_cmd_") for name in HANDLERS])
+@pytest.mark.parametrize(
+    "command", [name.removeprefix("_cmd_").replace("_", "-") for name in HANDLERS]
+)
 def test_every_command_answers_help_has_debug_and_is_in_the_catalogue(command, capsys):
     assert cli.main([command, "--help"]) == 0
     assert "--debug" in capsys.readouterr().out
