@@ -47,7 +47,8 @@ def _run(world: LoopWorld, reached: list[str], effect: float) -> pd.DataFrame:
     world.reach(pd.Series(reached), at, np.full(len(reached), effect), 0.0)
     for day in days:
         world.answer_day(day)
-    return world.truth().merge(world.surveys(), on="response_id")
+    truth = world.truth().drop(columns=["customer_id", "responded_at"])
+    return truth.merge(world.surveys(), on="response_id")
 
 
 def _world(seed: int = 5) -> LoopWorld:
