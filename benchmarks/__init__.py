@@ -69,6 +69,8 @@ def measure(step: Callable[[], Any]) -> tuple[dict[str, float | str], Any]:
     when the step raised it, it is exactly the step's peak; when it did not (loading went
     higher), it is only an upper bound, and ``peak_source`` says which. Not polling psutil
     on a thread: a 10 ms sampler slowed a pure-Python step by ~5% on a loaded 2-core box.
+    A fresh process starts with its parent's RSS as its lifetime peak (Linux carries it
+    through fork and exec), so a step smaller than the parent shows as an upper bound.
     """
     gc.collect()
     baseline = psutil.Process().memory_info().rss
