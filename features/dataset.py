@@ -145,13 +145,19 @@ def read_scale(data_dir: Path) -> ScoreScale:
         raise ConfigError(f"{path}: {exc}") from exc
 
 
-def load_dataset(data_dir: Path, *, workers: int = 1) -> Dataset:
-    """Read DIR's tables and validate each against its contract, as an import does.
+DataSource = Path | str  # a DIR, or a database URL (str) holding the same tables
+
+
+def load_dataset(data_dir: DataSource, *, workers: int = 1) -> Dataset:
+    """Read DIR's tables (or a database's, given its URL) and validate each against its
+    contract, as an import does.
 
     Rows that fail (a simulator's deliberately dirty rows, a hand-edited file) go to the
     returned quarantine, never silently away. customers is optional. ``workers`` threads
     parse a large table's columns side by side.
     """
+    if isinstance(data_dir, str) and "://" in data_dir:
+        return _load_database(data_dir, workers=workers)
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
         raise FileNotFoundError(f"data directory {data_dir} does not exist")
@@ -180,6 +186,24 @@ def load_dataset(data_dir: Path, *, workers: int = 1) -> Dataset:
         quarantine=quarantine,
         scale=scale,
         report=LoadReport(data_dir=str(data_dir), files=files, tables=reports),
+    )
+
+
+def _load_database(url: str, *, workers: int) -> Dataset:
+    from features.database import read_tables
+
+    results, scale, shown = read_tables(url, workers=workers)
+    return Dataset(
+        interactions=results["interactions"].kept,
+        surveys=results["surveys"].kept,
+        customers=results["customers"].kept,
+        quarantine=pd.concat([r.quarantine for r in results.values()], ignore_index=True),
+        scale=scale,
+        report=LoadReport(
+            data_dir=shown,
+            files={name: f"{shown}#{name}" for name in results},
+            tables={name: result.report() for name, result in results.items()},
+        ),
     )
 
 

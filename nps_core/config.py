@@ -50,6 +50,11 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL of the risk-list store; SQLite under data/ if unset",
         repr=False,  # may hold a password
     )
+    data_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the database source the live routes read and events "
+        "write; unset: no live routes (`nps-risk load` fills source_url)",
+    )
     model_name: str = "nps-detractor"
     registry_timeout_s: float = Field(
         default=5.0,
@@ -172,6 +177,11 @@ class Settings(BaseSettings):
     @property
     def store_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_path / 'nps_risk.db'}"
+
+    @property
+    def source_url(self) -> str:
+        """The database source: NPS_RISK_DATA_URL, else SQLite under data/."""
+        return self.data_url or f"sqlite:///{self.data_path / 'source.db'}"
 
     def key_digests(self, admin: bool = False) -> frozenset[str]:
         raw = self.admin_keys if admin else self.api_keys

@@ -150,6 +150,37 @@ def data_dir(text: str) -> Path:
     return path
 
 
+def data_source(text: str) -> Path | str:
+    """A data DIR, or the SQLAlchemy URL of a database holding the same tables (a SQLite
+    file must exist; a server is not contacted here)."""
+    if "://" not in text:
+        return data_dir(text)
+    from features.database import check_url, shown_url
+
+    problem = check_url(text)
+    if problem:
+        raise _bad(shown_url(text), problem)
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(text)
+    if parsed.get_backend_name() == "sqlite" and not Path(parsed.database or "").is_file():
+        raise _bad(
+            shown_url(text),
+            "does not exist (fill it with `nps-risk load --data DIR --into URL`)",
+        )
+    return text
+
+
+def database_url(text: str) -> str:
+    """The SQLAlchemy URL of a database to write (SQLite or PostgreSQL); created if need be."""
+    from features.database import check_url, shown_url
+
+    problem = check_url(text)
+    if problem:
+        raise _bad(shown_url(text), problem)
+    return text
+
+
 def input_file(text: str) -> Path:
     path = Path(text)
     if not path.exists():

@@ -31,7 +31,8 @@ from nps_core.redaction import redact
 from serving.arguments import (
     BAD_INPUT,
     OneLineParser,
-    data_dir,
+    data_source,
+    database_url,
     fraction,
     input_file,
     iso_date,
@@ -60,6 +61,7 @@ CRASH = 1  # a bug: one line naming the log with the traceback
 INTERRUPTED = 130
 DEBUG_ENV = "NPS_RISK_DEBUG"
 LOG_FILE = "nps-risk.log"
+DATA_HELP = "a DIR written by simulate or import, or a database URL (see load)"
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
@@ -120,8 +122,8 @@ def _cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load(data: Path, quarantine_file: Path) -> Dataset:
-    """Load a data DIR, write its quarantine, print what was read, kept and set aside."""
+def _load(data: Path | str, quarantine_file: Path) -> Dataset:
+    """Load a data DIR (or database), write its quarantine, print what was read, kept and set aside."""
     from features.dataset import load_dataset, write_quarantine
     from nps_core.config import get_settings
 
@@ -274,6 +276,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     from serving.api.app import create_app
 
     settings = get_settings()
+    if args.data:
+        settings = settings.model_copy(update={"data_url": args.data})
     if not settings.key_digests() and not settings.key_digests(admin=True):
         print(
             "warning: no API keys configured (NPS_RISK_API_KEYS): every /v1 request will be refused; see `nps-risk keygen`",
@@ -296,6 +300,25 @@ def _cmd_keygen(args: argparse.Namespace) -> int:
     print(f"key (give to the client, shown once): {key}")
     print(f"digest (configure on the server):     {digest}")
     print(f"e.g. export NPS_RISK_{'ADMIN_' if args.admin else ''}API_KEYS={digest}")
+    return 0
+
+
+def _cmd_load(args: argparse.Namespace) -> int:
+    from features.database import shown_url
+    from features.dataset import QUARANTINE_FILE
+    from features.ingest import load_tables
+    from nps_core.config import get_settings
+
+    settings = get_settings()
+    dataset = _load(args.data, settings.outputs_path / "load" / QUARANTINE_FILE)
+    into = args.into or settings.source_url
+    print(f"writing into {shown_url(into)} ({args.mode})", flush=True)
+    tables = {
+        "interactions": dataset.interactions,
+        "surveys": dataset.surveys,
+        "customers": dataset.customers,
+    }
+    print(load_tables(into, tables, dataset.scale, mode=args.mode).summary())
     return 0
 
 
@@ -478,9 +501,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = command(
         "features", _cmd_features, "training rows (one per answer), or a snapshot with --as-of"
     )
-    p.add_argument(
-        "--data", type=data_dir, required=True, help="a DIR written by simulate or import"
-    )
+    p.add_argument("--data", type=data_source, required=True, help=DATA_HELP)
     p.add_argument("--out", type=table_out, required=True, help=".parquet or .csv")
     p.add_argument(
         "--as-of", type=iso_moment, help="snapshot time; a bare DATE means 00:00 UTC of that day"
@@ -492,7 +513,7 @@ def build_parser() -> argparse.ArgumentParser:
         "train LightGBM and baselines, report, register a challenger",
         _check_train,
     )
-    p.add_argument("--data", type=data_dir, help="a DIR written by simulate or import")
+    p.add_argument("--data", type=data_source, help=DATA_HELP)
     p.add_argument(
         "--test-from",
         type=iso_moment,
@@ -531,13 +552,30 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["critical", "error", "warning", "info", "debug", "trace"],
     )
     p.add_argument("--access-log", action="store_true", help="log every request")
+    p.add_argument(
+        "--data",
+        type=database_url,
+        help="database source the live routes read and events write (or NPS_RISK_DATA_URL)",
+    )
+
+    p = command("load", _cmd_load, "fill a database source from a DIR (or another database)")
+    p.add_argument("--data", type=data_source, required=True, help=DATA_HELP)
+    p.add_argument(
+        "--into",
+        type=database_url,
+        help="SQLAlchemy URL (default NPS_RISK_DATA_URL, else sqlite:///data/source.db)",
+    )
+    p.add_argument(
+        "--mode",
+        choices=["replace", "upsert"],
+        default="replace",
+        help="replace: the tables become the DIR's; upsert: insert or update rows by key",
+    )
 
     p = command(
         "score", _cmd_score, "the daily risk list: close the loop, then predicted Detractors"
     )
-    p.add_argument(
-        "--data", type=data_dir, required=True, help="a DIR written by simulate or import"
-    )
+    p.add_argument("--data", type=data_source, required=True, help=DATA_HELP)
     p.add_argument(
         "--as-of",
         type=iso_date,
@@ -562,7 +600,10 @@ def build_parser() -> argparse.ArgumentParser:
         _check_impact,
     )
     p.add_argument(
-        "--data", type=data_dir, required=True, help="the DIR holding the later survey answers"
+        "--data",
+        type=data_source,
+        required=True,
+        help="the DIR (or database URL) holding the later survey answers",
     )
     p.add_argument("--from", dest="date_from", type=iso_date, required=True, help="first list date")
     p.add_argument("--to", dest="date_to", type=iso_date, required=True, help="last list date")
@@ -590,7 +631,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = command(
         "nps", _cmd_nps, "NPS with intervals by channel, team, segment and month; trend plot"
     )
-    p.add_argument("--data", type=data_dir, required=True)
+    p.add_argument("--data", type=data_source, required=True, help=DATA_HELP)
     p.add_argument(
         "--by",
         nargs="+",

@@ -19,8 +19,10 @@ import numpy as np
 import pandas as pd
 
 from features.catalog import FeatureInfo, FeatureSpec, feature_catalog
+from features.database import is_database_url, shown_url
 from features.dataset import (
     QUARANTINE_FILE,
+    DataSource,
     LoadReport,
     load_dataset,
     quarantine_beside,
@@ -237,7 +239,7 @@ def _write_load(folder: Path, load: LoadReport, quarantine: pd.DataFrame) -> Pat
 
 def train_from_data(
     settings: Settings,
-    data_dir: Path,
+    data_dir: DataSource,
     *,
     test_from: str | None = None,
     k: int | None = None,
@@ -245,7 +247,7 @@ def train_from_data(
     contacts: pd.DataFrame | None = None,
     treated: TreatedRows | None = None,
 ) -> TrainOutcome:
-    """Point-in-time training rows from a data DIR, a time split, fit, report, register.
+    """Point-in-time training rows from a data DIR (or database URL), a time split, fit, report, register.
 
     ``contacts`` is our outreach history (customer_id, contacted_at, recorded_at), handed
     in by the caller (training never reads the store): answers given after a contact are
@@ -298,7 +300,7 @@ def train_from_data(
         keep_columns=("response_id", "customer_id", "responded_at"),
     )
     truth_path = Path(data_dir) / "truth.parquet"
-    if truth_path.is_file():
+    if not is_database_url(data_dir) and truth_path.is_file():
         truth = pd.read_parquet(truth_path).set_index("response_id")["p_detractor"]
         p_true = truth.reindex(result.test_rows["response_id"]).to_numpy()
         known = ~np.isnan(p_true)
@@ -309,7 +311,7 @@ def train_from_data(
     return _finish(
         settings,
         result,
-        source=str(data_dir),
+        source=shown_url(data_dir) if is_database_url(data_dir) else str(data_dir),
         spec=spec,
         catalog=catalog,
         params=params,

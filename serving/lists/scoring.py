@@ -20,7 +20,15 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from features.dataset import LoadReport, load_dataset, quarantine_beside, write_quarantine
+from features.database import is_database_url, open_source, shown_url
+from features.dataset import (
+    DataSource,
+    LoadReport,
+    load_dataset,
+    quarantine_beside,
+    write_quarantine,
+)
+from features.ingest import rebuild_history
 from features.rows import as_of_timestamp, internal_ids, snapshot_as_of
 from nps_core.config import Settings
 from nps_core.errors import NpsRiskError
@@ -47,6 +55,7 @@ class ScoreReport:
     left_out: dict[str, int]
     files: dict[str, Path] = field(default_factory=dict)
     load: LoadReport | None = None  # what the data DIR's load read, kept and quarantined
+    history_answers: int | None = None  # a database source: answers in its refreshed history
 
     def summary(self) -> str:
         c = self.counts
@@ -60,6 +69,11 @@ class ScoreReport:
             + (", ".join(f"{n:,} {why}" for why, n in self.left_out.items()) or "nobody"),
         ]
         lines += [f"  {name}: {path}" for name, path in self.files.items()]
+        if self.history_answers is not None:
+            lines.append(
+                f"  agent/team history of the database source refreshed: "
+                f"{self.history_answers:,} answers"
+            )
         return "\n".join(lines)
 
 
@@ -76,7 +90,7 @@ def _write_atomic(path: Path, write: Callable[[Path], object]) -> None:
 
 def score_day(
     settings: Settings,
-    data_dir: Path,
+    data_dir: DataSource,
     list_date: date | str | None = None,
     *,
     policy: ListPolicy | None = None,
@@ -196,7 +210,7 @@ def score_day(
             "counts": counts,
             "left_out": left_out,
             "policy": policy.__dict__,
-            "data": str(data_dir),
+            "data": shown_url(data_dir) if is_database_url(data_dir) else str(data_dir),
         },
     }
     _advance(steps, "saving")
@@ -219,6 +233,9 @@ def score_day(
     report.files = write_outputs(
         settings, report, ranked, follow_rows, dataset.quarantine, html=html
     )
+    if isinstance(data_dir, str) and is_database_url(data_dir):
+        # the live routes' agent/team history, recomputed from the tables once a day
+        report.history_answers = rebuild_history(open_source(data_dir), dataset.scale)
     steps.update(1)
     steps.close()
     return report

@@ -71,6 +71,8 @@ def paths(tmp_path: Path) -> dict[str, str]:
         "missing": str(tmp_path / "missing"),
         "blocked": str(tmp_path / "notes.txt" / "sub"),  # its parent is a file
         "new": str(tmp_path / "new"),  # must never be created
+        "nodb": f"sqlite:///{tmp_path / 'missing' / 'source.db'}",  # a database never filled
+        "mysql": "mysql://db.example/crm",  # a database of a kind we do not read
     }
 
 
@@ -128,12 +130,15 @@ DATA_COMMANDS = {
     "score": "",
     "impact": "--from 2026-01-01 --to 2026-01-31",
     "nps": "",
+    "load": "",
 }
 BAD_DATA = {  # placeholder -> what the answer says
     "missing": "does not exist",
     "file": "is a file",
     "empty": "has no interactions and no surveys table",
     "half": "has no surveys table",
+    "nodb": "does not exist (fill it with `nps-risk load",
+    "mysql": "names a mysql database (expected sqlite or postgresql)",
 }
 DATA_CASES = [
     pytest.param(
@@ -268,6 +273,14 @@ CATALOGUE = [
         ("--port 70000", "--port", "70000"),
         ("--port http", "--port", "http"),
         ("--log-level loud", "--log-level", "loud"),
+        ("--data {mysql}", "--data", "{mysql}"),
+        ("--data sqlite://", "--data", "sqlite://"),
+    ),
+    *_cases(
+        "load",
+        ("--data {data} --into sqlite://", "--into", "sqlite://"),
+        ("--data {data} --into {mysql}", "--into", "{mysql}"),
+        ("--data {data} --mode merge", "--mode", "merge"),
     ),
     *_cases(
         "simulate-loop",
