@@ -20,7 +20,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 from sqlalchemy import (
@@ -445,19 +444,13 @@ def _upsert(conn: Connection, dialect: str, table: Any, frame: pd.DataFrame) -> 
 
 
 def _records(frame: pd.DataFrame, contract: TableContract) -> list[dict[str, Any]]:
-    """Plain Python values per row (datetimes, ints, bools, None), ``extra`` as JSON."""
-    columns: dict[str, list[Any]] = {}
+    """Plain Python values per row (aware datetimes, ints, bools, None), ``extra`` as JSON."""
+    columns = {}
     for column in contract.columns:
-        values = frame[column.name]
+        values = pa.array(frame[column.name])
         if column.kind == "timestamp":
-            stamps = values.dt.to_pydatetime()
-            columns[column.name] = [
-                None if missing else stamp
-                for stamp, missing in zip(stamps, values.isna().to_numpy(), strict=True)
-            ]
-        else:
-            plain = values.astype(object).where(values.notna(), None).tolist()
-            columns[column.name] = [v.item() if isinstance(v, np.generic) else v for v in plain]
-    columns[EXTRA] = extra_json(frame, contract)
-    names = list(columns)
-    return [dict(zip(names, row, strict=True)) for row in zip(*columns.values(), strict=True)]
+            values = values.cast(pa.timestamp("us", tz="UTC"), safe=False)  # as stored
+        columns[column.name] = values
+    columns[EXTRA] = pa.array(extra_json(frame, contract), type=pa.string())
+    records: list[dict[str, Any]] = pa.table(columns).to_pylist()
+    return records

@@ -111,6 +111,7 @@ class Settings(BaseSettings):
     admin_keys: str = Field(default="", description="comma-separated SHA-256 hex digests")
     max_batch: int = Field(default=1000, gt=0)
     max_body_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
+    max_events: int = Field(default=1000, gt=0, description="events per POST /v1/events batch")
     random_state: int = 42
     threads: int = Field(
         default_factory=lambda: os.cpu_count() or 1,

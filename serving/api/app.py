@@ -23,7 +23,7 @@ from serving.api.bodies import document_bodies
 from serving.api.metrics import Metrics
 from serving.api.middleware import BodyLimitMiddleware, MetricsMiddleware
 from serving.api.routes import api_router
-from serving.api.schemas import PredictRequest
+from serving.api.schemas import EventsIn, PredictRequest
 from serving.api.state import ModelHolder, load_at_start, stop_asking
 from serving.predictor import InputError
 
@@ -120,7 +120,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
 
     app.include_router(api_router())
-    document_bodies(app, PredictRequest)  # /v1/predict reads its body itself (api.bodies)
+    document_bodies(app, PredictRequest, EventsIn)  # routes that read their body themselves
     _mount_docs(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)

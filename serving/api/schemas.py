@@ -227,3 +227,73 @@ def online_customer(customer: CustomerIn) -> OnlineCustomer:
         surveys=[s.model_dump() for s in customer.surveys or []],
         attributes=attributes,
     )
+
+
+# --- live data: events in ------------------------------------------------------------------
+
+
+class InteractionEvent(BaseModel):
+    """A ticket as it is now: created, then sent again whenever it is answered, escalated or
+    solved. Upserted by ``interaction_id``: the whole row is replaced, so a field left out is
+    unknown (null). Other fields are passthrough columns (text). Contract rules (times in
+    order, ranges) are checked with the tables' own validation."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: Literal["interaction"]
+    interaction_id: str = Field(min_length=1, max_length=200)
+    customer_id: str = Field(min_length=1, max_length=200)
+    channel: str = Field(min_length=1, max_length=50)
+    opened_at: Timestamp
+    first_response_at: Timestamp | None = None
+    resolved_at: Timestamp | None = None
+    handle_time_s: float | None = None
+    contacts: int | None = None
+    first_contact_resolved: bool | None = None
+    escalated: bool | None = None
+    reopened: bool | None = None
+    transfers: int | None = None
+    sentiment: float | None = None
+    agent_id: str | None = Field(default=None, max_length=200)
+    team: str | None = Field(default=None, max_length=200)
+    category: str | None = Field(default=None, max_length=200)
+
+    @model_validator(mode="after")
+    def _extras_are_text(self) -> InteractionEvent:
+        for name, value in (self.model_extra or {}).items():
+            if value is not None and not isinstance(value, str):
+                raise ValueError(f"passthrough field '{name}' must be text or null")
+        return self
+
+
+class SurveyEvent(BaseModel):
+    """A survey answer, upserted by ``response_id`` (the score on the data's own scale)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["survey"]
+    response_id: str = Field(min_length=1, max_length=200)
+    customer_id: str = Field(min_length=1, max_length=200)
+    responded_at: Timestamp
+    score: int
+    comment: str | None = Field(default=None, max_length=5000)
+    interaction_id: str | None = Field(default=None, max_length=200)
+    channel: str | None = Field(default=None, max_length=50)
+
+
+Event = Annotated[InteractionEvent | SurveyEvent, Field(discriminator="type")]
+
+
+class EventsIn(BaseModel):
+    """A batch of helpdesk events, written in one transaction or not at all. A later event
+    for the same key replaces an earlier one of the batch."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    events: list[Event] = Field(min_length=1)
+
+
+class EventsOut(BaseModel):
+    accepted: int = Field(description="events in the batch")
+    interactions: int = Field(description="tickets written (the last event per interaction_id)")
+    surveys: int = Field(description="answers written (the last event per response_id)")

@@ -18,7 +18,9 @@ from typing import Any, TypeVar
 
 from fastapi import HTTPException, Request, status
 
+from features.database import Source, open_source, reachable, read_scale
 from nps_core.config import Settings
+from nps_core.scale import ScoreScale
 from serving.api.metrics import Metrics
 from serving.lists.store import Store, open_store
 from serving.predictor import ServingModel
@@ -177,3 +179,31 @@ def current_store(request: Request) -> Store:
         state.store = open_store(state.settings.store_url)
     store: Store = state.store
     return store
+
+
+@dataclass(frozen=True)
+class LiveSource:
+    """The database source the live routes read and events write, and its score scale."""
+
+    source: Source
+    scale: ScoreScale
+
+
+def current_source(request: Request) -> LiveSource:
+    """The database source named by ``--data URL`` / NPS_RISK_DATA_URL, opened (and its
+    schema brought up to date) on first use; 503 when none is configured."""
+    state = request.app.state
+    live: LiveSource | None = getattr(state, "source", None)
+    if live is None:
+        url = state.settings.data_url
+        if url is None:
+            raise HTTPException(
+                status.HTTP_503_SERVICE_UNAVAILABLE,
+                "no database source: start the server with `nps-risk serve --data URL` "
+                "or set NPS_RISK_DATA_URL",
+            )
+        with reachable(url):
+            source = open_source(url)
+            live = LiveSource(source, read_scale(source))
+        state.source = live
+    return live
