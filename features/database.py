@@ -45,19 +45,32 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    and_,
     create_engine,
     event,
     func,
     insert,
+    literal,
+    or_,
     select,
     text,
+    union_all,
 )
 from sqlalchemy.engine import Connection, Dialect, Engine, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.types import TypeEngine
 
+from features.catalog import FeatureSpec
+from features.pipeline import HistoryTotals, compute_features
 from features.validation import ValidationResult, validate_table
-from nps_core.contracts import CONTRACTS, CUSTOMERS, INTERACTIONS, SURVEYS, TableContract
+from nps_core.contracts import (
+    CONTRACTS,
+    CUSTOMERS,
+    INTERACTIONS,
+    KIND_DTYPES,
+    SURVEYS,
+    TableContract,
+)
 from nps_core.errors import ConfigError
 from nps_core.scale import NPS_SCALE, SCALE_KEYS, ScoreScale
 
@@ -412,7 +425,7 @@ def to_frame(table: pa.Table, contract: TableContract) -> pd.DataFrame:
         values = table.column(name)
         kind = contract.column(name).kind
         if kind == "timestamp" and not pa.types.is_timestamp(values.type):
-            values = pc.cast(pc.cast(values, pa.int64()), pa.timestamp("us", tz="UTC"))
+            values = pc.cast(pc.cast(values, pa.int64()), _ARROW_TYPES[kind])
         elif kind == "bool" and not pa.types.is_boolean(values.type):
             values = pc.not_equal(pc.cast(values, pa.int64()), 0)
         else:
@@ -430,10 +443,11 @@ _ARROW_TYPES: dict[str, pa.DataType] = {
     "timestamp": pa.timestamp("us", tz="UTC"),
     "bool": pa.bool_(),
 }
+_TIME_NS = pa.timestamp("ns", tz="UTC")
 _PANDAS_TYPES: dict[pa.DataType, Any] = {pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype()}
 
 
-def _extra_columns(values: pa.ChunkedArray, n: int) -> pd.DataFrame:
+def _extra_columns(values: pa.ChunkedArray | pa.Array, n: int) -> pd.DataFrame:
     """The JSON objects of ``extra`` as text columns (missing where a row lacks the key)."""
     if values.null_count == len(values):
         return pd.DataFrame(index=pd.RangeIndex(n))
@@ -466,3 +480,116 @@ def read_tables(
         for name in SOURCE_TABLES
     }
     return results, scale, source.shown
+
+
+# --- one customer, live ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CustomerRows:
+    """One customer's rows (canonical dtypes) and the agent/team answer counts before a time."""
+
+    interactions: pd.DataFrame
+    surveys: pd.DataFrame
+    customers: pd.DataFrame
+    history: HistoryTotals
+
+    @property
+    def empty(self) -> bool:
+        return not (len(self.interactions) or len(self.surveys) or len(self.customers))
+
+
+def read_customer(source: Source, customer_id: str, as_of: pd.Timestamp) -> CustomerRows:
+    """Everything live features need about one customer as of ``as_of``, in two indexed
+    round trips: the customer's own rows (by customer_id), then the answer counts of the
+    agents and teams of their tickets (whole days from ``answer_days``, the day of
+    ``as_of`` itself from ``answer_links``). Nothing scales with the size of the database."""
+    frames = {}
+    with source.engine.connect() as conn:
+        for table in (interactions, surveys, customers):
+            rows = conn.execute(select(table).where(table.c.customer_id == customer_id)).all()
+            frames[table.name] = _rows_frame(rows, table)
+        tickets = frames[INTERACTIONS.name]
+        totals = _answer_totals(
+            conn,
+            sorted(set(tickets["agent_id"].dropna().astype(str))),
+            sorted(set(tickets["team"].dropna().astype(str))),
+            as_of,
+        )
+    return CustomerRows(
+        frames[INTERACTIONS.name], frames[SURVEYS.name], frames[CUSTOMERS.name], totals
+    )
+
+
+def _rows_frame(rows: Sequence[Any], table: Table) -> pd.DataFrame:
+    """A few result rows as a canonical frame: each column straight into its contract dtype
+    (through Arrow and ``conform`` it took twice as long), extras as text columns."""
+    contract = CONTRACTS[table.name]
+    names = [c.name for c in table.columns]
+    values = list(zip(*rows, strict=True)) if rows else [()] * len(names)
+    columns = dict(zip(names, values, strict=True))
+    frame = pd.DataFrame(
+        {
+            c.name: pd.Series(list(columns[c.name]), dtype=KIND_DTYPES[c.kind])
+            for c in contract.columns
+        }
+    )
+    extras = _extra_columns(pa.array(list(columns[EXTRA]), type=pa.string()), len(frame))
+    return pd.concat([frame, extras], axis=1) if len(extras.columns) else frame
+
+
+def _answer_totals(
+    conn: Connection, agents: list[str], teams: list[str], as_of: pd.Timestamp
+) -> HistoryTotals:
+    day = micros(as_of) // US_PER_DAY
+    day_start = EPOCH + timedelta(days=day)
+    d, link = answer_days.c, answer_links.c
+    keyed = or_(
+        and_(d.scope == "all", d.key == ""),
+        and_(d.scope == "agent", d.key.in_(agents)),
+        and_(d.scope == "team", d.key.in_(teams)),
+    )
+    today = and_(link.responded_at >= day_start, link.responded_at < as_of.to_pydatetime())
+    count, detractors = func.count(), func.coalesce(func.sum(link.is_detractor), 0)
+    query = union_all(
+        select(d.scope, d.key, func.sum(d.answers), func.sum(d.detractors))
+        .where(keyed, d.day < day)
+        .group_by(d.scope, d.key),
+        select(literal("all"), literal(""), count, detractors).where(today),
+        select(literal("agent"), link.agent_id, count, detractors)
+        .where(today, link.agent_id.in_(agents))
+        .group_by(link.agent_id),
+        select(literal("team"), link.team, count, detractors)
+        .where(today, link.team.in_(teams))
+        .group_by(link.team),
+    )
+    sums: dict[tuple[str, str], list[float]] = {}
+    for scope, key, answers, bad in conn.execute(query):
+        pair = sums.setdefault((scope, key), [0.0, 0.0])
+        pair[0] += float(answers or 0)
+        pair[1] += float(bad or 0)
+    overall = sums.get(("all", ""), [0.0, 0.0])
+
+    def of(scope: str) -> dict[str, tuple[float, float]]:
+        return {k: (v[0], v[1]) for (s, k), v in sums.items() if s == scope}
+
+    return HistoryTotals(overall[0], overall[1], of("agent"), of("team"))
+
+
+def live_features(
+    source: Source, customer_id: str, as_of: pd.Timestamp, spec: FeatureSpec
+) -> pd.DataFrame | None:
+    """One feature row for the customer as of ``as_of`` from the database's history (the
+    same ``compute_features`` as every snapshot); None if the database has no row of them."""
+    rows = read_customer(source, customer_id, as_of)
+    if rows.empty:
+        return None
+    queries = pd.DataFrame(
+        {
+            "customer_id": pd.Series([customer_id], dtype="str"),
+            "as_of": pd.Series([as_of], dtype="datetime64[ns, UTC]"),
+        }
+    )
+    return compute_features(
+        rows.interactions, rows.surveys, rows.customers, queries, spec, history=rows.history
+    )

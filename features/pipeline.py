@@ -19,11 +19,12 @@ The index arithmetic itself lives in ``timeindex``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
-from dataclasses import dataclass
+import math
+from collections.abc import Mapping
+from concurrent.futures import Executor, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from itertools import pairwise
-from typing import Any, TypedDict, TypeVar
+from typing import Any, TypedDict
 
 import numpy as np
 import pandas as pd
@@ -31,7 +32,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from features.catalog import FeatureSpec, feature_catalog
-from features.threads import workers_for
+from features.threads import Inline, workers_for
 from features.timeindex import (
     EventIndex,
     earlier_by,
@@ -51,7 +52,6 @@ NEVER = np.iinfo(np.int64).max
 _SPLIT = 2**30  # int64 sums of either part stay exact for ~10^9 events of a 30-year span
 
 Columns = dict[str, "np.ndarray | pd.Series"]
-T = TypeVar("T")
 
 
 class _ContactCarry(TypedDict):
@@ -222,15 +222,23 @@ def agent_history(
     )
 
 
-def _smoothed_rate(
-    history: pd.DataFrame,
-    key: str,
-    q_keys: pd.Series,
-    q_times: np.ndarray,
-    prior_rate: np.ndarray,
-    weight: float,
+@dataclass(frozen=True)
+class HistoryTotals:
+    """The agent/team history as counts known before one time: answers and Detractor
+    answers overall, and per agent and per team (key -> (answers, Detractors)). What the
+    live path reads from the database instead of every answer; equal to ``agent_history``
+    counted before that time."""
+
+    answers: float
+    detractors: float
+    agents: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+    teams: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+
+
+def _counted(
+    history: pd.DataFrame, key: str, q_keys: pd.Series, q_times: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Detractor share of each key's surveys before t, shrunk toward the overall share."""
+    """Each query key's answers and Detractor answers before t (NaN where it has no key)."""
     known = history[history[key].notna()]
     codes, _ = pd.factorize(
         pd.concat([known[key].astype("str"), q_keys.astype("str")], ignore_index=True)
@@ -241,11 +249,28 @@ def _smoothed_rate(
     stream = _Stream(ev_codes, _ns(known["responded_at"]), q_codes, q_times, ())
     n = np.where(has_key, stream.count(), np.nan)
     detractors = stream.total(stream.sort(known["is_detractor"].to_numpy(np.float64)))
-    detractors = np.where(has_key, detractors, np.nan)
+    return n, np.where(has_key, detractors, np.nan)
+
+
+def _looked_up(
+    counts: Mapping[str, tuple[float, float]], q_keys: pd.Series
+) -> tuple[np.ndarray, np.ndarray]:
+    """``_counted`` from totals: a key without answers has (0, 0), a missing key NaN."""
+    pairs = [
+        (math.nan, math.nan) if pd.isna(key) else counts.get(str(key), (0.0, 0.0)) for key in q_keys
+    ]
+    n, detractors = np.array(pairs, dtype=np.float64).reshape(-1, 2).T
+    return n, detractors
+
+
+def _shrunk(
+    n: np.ndarray, detractors: np.ndarray, prior_rate: np.ndarray, weight: float
+) -> np.ndarray:
+    """Detractor share of each key's surveys before t, shrunk toward the overall share."""
     prior = np.nan_to_num(prior_rate, nan=0.0)
-    rate = (detractors + weight * prior) / (n + weight)
+    rate: np.ndarray = (detractors + weight * prior) / (n + weight)
     rate[np.isnan(prior_rate) & (n == 0)] = np.nan
-    return rate, n
+    return rate
 
 
 @dataclass(frozen=True)
@@ -519,23 +544,11 @@ def _one_code_space(
     return main_codes, len(main_ids) + int(new.sum()), parts
 
 
-class _Inline(Executor):
-    """Runs each task at once in the caller: small inputs skip the pool's overhead."""
-
-    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
-        future: Future[T] = Future()
-        try:
-            future.set_result(fn(*args, **kwargs))
-        except BaseException as error:  # re-raised by future.result(), as a pool would
-            future.set_exception(error)
-        return future
-
-
 def _executor(rows: int, workers: int) -> Executor:
     """``workers`` threads in all (the caller is one), none on small inputs."""
     workers = workers_for(rows, workers)
     if workers <= 1:
-        return _Inline()
+        return Inline()
     return ThreadPoolExecutor(max_workers=workers - 1, thread_name_prefix="features")
 
 
@@ -545,14 +558,15 @@ def compute_features(
     customers: pd.DataFrame,
     queries: pd.DataFrame,
     spec: FeatureSpec,
-    history: pd.DataFrame | None = None,
+    history: pd.DataFrame | HistoryTotals | None = None,
     *,
     workers: int = 1,
 ) -> pd.DataFrame:
     """Feature rows for ``queries`` (customer_id, as_of), in the queries' order and index.
 
     ``history`` is the agent/team survey history (see ``agent_history``); by default it is
-    derived from ``interactions`` and ``surveys``. The online path passes the service's.
+    derived from ``interactions`` and ``surveys``. The online path passes the service's;
+    the live path ``HistoryTotals`` counted in the database (all queries at one time).
     ``workers`` threads share the work on large inputs (``Settings.threads``); the result
     does not depend on it.
     """
@@ -614,26 +628,32 @@ def compute_features(
     out["awaiting_first_response"] = contacts["total"] - responded
 
     # --- agent and team history: their Detractor share on answers before t
-    everyone = _Stream(
-        np.zeros(len(history), dtype=np.int64),
-        _ns(history["responded_at"]),
-        np.zeros(len(ctx.q_times), dtype=np.int64),
-        ctx.q_times,
-        (),
-    )
-    detractors = everyone.total(everyone.sort(history["is_detractor"].to_numpy(np.float64)))
-    overall = _ratio(detractors, everyone.count())
-    last_agent = contacts["last_agent"]
-    rate, n = _smoothed_rate(
-        history, "agent_id", last_agent, ctx.q_times, overall, spec.agent_prior_weight
-    )
-    out["last_agent_detractor_rate"], out["last_agent_prior_surveys"] = rate, n
-    last_team = out["last_team"]
+    last_agent, last_team = contacts["last_agent"], out["last_team"]
     assert isinstance(last_team, pd.Series)  # set by _text_at
-    team_rate, _ = _smoothed_rate(
-        history, "team", last_team, ctx.q_times, overall, spec.agent_prior_weight
-    )
-    out["last_team_detractor_rate"] = team_rate
+    if isinstance(history, HistoryTotals):
+        if len(np.unique(ctx.q_times)) > 1:
+            raise ValueError("HistoryTotals hold counts before one time: query one as_of")
+        overall = np.full(
+            len(ctx.q_times), history.detractors / history.answers if history.answers else np.nan
+        )
+        agent = _looked_up(history.agents, last_agent)
+        team = _looked_up(history.teams, last_team)
+    else:
+        everyone = _Stream(
+            np.zeros(len(history), dtype=np.int64),
+            _ns(history["responded_at"]),
+            np.zeros(len(ctx.q_times), dtype=np.int64),
+            ctx.q_times,
+            (),
+        )
+        detractors = everyone.total(everyone.sort(history["is_detractor"].to_numpy(np.float64)))
+        overall = _ratio(detractors, everyone.count())
+        agent = _counted(history, "agent_id", last_agent, ctx.q_times)
+        team = _counted(history, "team", last_team, ctx.q_times)
+    weight = spec.agent_prior_weight
+    out["last_agent_detractor_rate"] = _shrunk(*agent, overall, weight)
+    out["last_agent_prior_surveys"] = agent[0]
+    out["last_team_detractor_rate"] = _shrunk(*team, overall, weight)
 
     catalog = feature_catalog(spec)
     back = np.empty(len(q_order), dtype=np.int64)

@@ -297,3 +297,20 @@ class EventsOut(BaseModel):
     accepted: int = Field(description="events in the batch")
     interactions: int = Field(description="tickets written (the last event per interaction_id)")
     surveys: int = Field(description="answers written (the last event per response_id)")
+
+
+class LiveRiskOut(BaseModel):
+    """A customer's risk as of now, computed from the database source's history."""
+
+    customer_id: str
+    as_of: str
+    live: Literal[True] = True
+    probability: float
+    band: Literal["high", "medium", "low"]
+    group: Literal["treatment", "control"] = Field(
+        description="control: held out of outreach this period (the daily list's own rule)"
+    )
+    action: str = Field(description='what to do; "control: no outreach" for the control group')
+    reasons: list[ReasonOut]
+    features: dict[str, FeatureValue] = Field(description="the feature values the model read")
+    model_version: str

@@ -1,4 +1,5 @@
-"""The daily lists: GET /v1/risk-list and one customer's newest entry."""
+"""The daily lists: GET /v1/risk-list and one customer's newest entry, or (``live=true``)
+their risk as of now from the database source."""
 
 from __future__ import annotations
 
@@ -6,14 +7,17 @@ import datetime as dt
 import json
 from typing import Annotated, Any, Literal, cast
 
+import pandas as pd
 from fastapi import APIRouter, HTTPException, Path, Query, Request, status
 from starlette.concurrency import run_in_threadpool
 
 from nps_core.playbooks import CONTROL_ACTION
 from serving.api.auth import ApiKey
 from serving.api.errors import ERRORS
-from serving.api.schemas import ErrorOut, RiskEntry, RiskListOut
-from serving.api.state import current_store
+from serving.api.schemas import ErrorOut, LiveRiskOut, ReasonOut, RiskEntry, RiskListOut
+from serving.api.state import current_model, current_source, current_store
+from serving.lists.live import LiveRisk, live_risk
+from serving.lists.policy import ListPolicy
 from serving.lists.store import latest_for_customer, read_list
 
 router = APIRouter()
@@ -63,18 +67,62 @@ async def risk_list(
 
 @router.get(
     "/v1/customers/{customer_id}/risk",
-    response_model=RiskEntry,
+    response_model=RiskEntry | LiveRiskOut,
     responses={**ERRORS, 404: {"model": ErrorOut}},
     tags=["risk"],
 )
 async def customer_risk(
-    customer_id: Annotated[str, Path(max_length=200)], request: Request, _key: ApiKey
-) -> RiskEntry:
-    """This customer's entry in the newest daily list that scored them. A customer of the
-    control group answers ``group: control`` and the action "control: no outreach"."""
+    customer_id: Annotated[str, Path(max_length=200)],
+    request: Request,
+    _key: ApiKey,
+    live: Annotated[
+        bool,
+        Query(description="compute the risk as of now from the database source's history"),
+    ] = False,
+) -> RiskEntry | LiveRiskOut:
+    """This customer's entry in the newest daily list that scored them; with ``live=true``
+    their risk, reasons and action as of now (needs ``serve --data URL``). A customer of
+    the control group answers ``group: control`` and the action "control: no outreach"."""
+    if live:
+        return await _live(request, customer_id)
     row = await run_in_threadpool(latest_for_customer, current_store(request), customer_id)
     if row is None:
         raise HTTPException(
             status.HTTP_404_NOT_FOUND, f"customer {customer_id!r} is on no daily list yet"
         )
     return _entry(row)
+
+
+async def _live(request: Request, customer_id: str) -> LiveRiskOut:
+    model = current_model(request)
+    if model.spec is None:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            "the served model was trained on a feature table: live risk needs one trained on "
+            "a data DIR or database",
+        )
+    source = current_source(request).source
+    settings = request.app.state.settings
+    policy = ListPolicy(capacity=settings.daily_capacity, control_share=settings.control_share)
+    now = pd.Timestamp.now(tz="UTC")
+    found = await run_in_threadpool(live_risk, model, source, customer_id, now, policy)
+    if found is None:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND,
+            f"customer {customer_id!r} has no ticket, answer or record in the database source",
+        )
+    return _live_out(found)
+
+
+def _live_out(risk: LiveRisk) -> LiveRiskOut:
+    return LiveRiskOut(
+        customer_id=risk.customer_id,
+        as_of=risk.as_of.isoformat(),
+        probability=risk.probability,
+        band=cast("Literal['high', 'medium', 'low']", risk.band),
+        group=cast("Literal['treatment', 'control']", risk.group),
+        action=risk.action,
+        reasons=[ReasonOut(**reason) for reason in risk.reasons],
+        features=risk.features,
+        model_version=risk.model_version,
+    )
