@@ -15,14 +15,16 @@ from typing import Any
 
 INSTALL = "apt-get update && apt-get install -y wrk (Debian, Ubuntu); brew install wrk (macOS)"
 
-SCRIPT = """\
+POST_SETUP = """\
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 {headers}
 local f = assert(io.open({body_path}, "rb"))
 wrk.body = f:read("*a")
 f:close()
+"""
 
+DONE = """
 done = function(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(
@@ -44,10 +46,19 @@ def missing() -> str | None:
     return f"it needs wrk on PATH, the load generator; install it: {INSTALL}"
 
 
+def _header_lines(headers: dict[str, str]) -> str:
+    return "\n".join(f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}" for k, v in headers.items())
+
+
 def script(body_path: str, headers: dict[str, str]) -> str:
     """A Lua script that POSTs the file's bytes and prints its figures as one JSON line."""
-    lines = "\n".join(f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}" for k, v in headers.items())
-    return SCRIPT.format(headers=lines, body_path=json.dumps(body_path))
+    setup = POST_SETUP.format(headers=_header_lines(headers), body_path=json.dumps(body_path))
+    return setup + DONE.replace("{{", "{").replace("}}", "}")
+
+
+def get_script(headers: dict[str, str]) -> str:
+    """A Lua script that GETs the URL and prints its figures as one JSON line."""
+    return _header_lines(headers) + "\n" + DONE.replace("{{", "{").replace("}}", "}")
 
 
 def parse(stdout: str) -> dict[str, Any]:
@@ -75,8 +86,18 @@ def post(
     url: str, body_path: str, headers: dict[str, str], concurrency: int, seconds: int, work: Path
 ) -> dict[str, Any]:
     """POST the body to ``url`` on ``concurrency`` connections for ``seconds``; its figures."""
-    lua = work / "post.lua"
-    lua.write_text(script(body_path, headers))
+    return _run(url, script(body_path, headers), concurrency, seconds, work / "post.lua")
+
+
+def get(
+    url: str, headers: dict[str, str], concurrency: int, seconds: int, work: Path
+) -> dict[str, Any]:
+    """GET ``url`` on ``concurrency`` connections for ``seconds``; its figures."""
+    return _run(url, get_script(headers), concurrency, seconds, work / "get.lua")
+
+
+def _run(url: str, lua_text: str, concurrency: int, seconds: int, lua: Path) -> dict[str, Any]:
+    lua.write_text(lua_text)
     # one client thread: a second one would only take CPU from the server on 2 cores
     argv = ["wrk", "-t1", f"-c{concurrency}", f"-d{seconds}s", "--timeout", "10s"]
     done = subprocess.run(
