@@ -57,7 +57,7 @@ class Sizes:
     in_process_calls: int
 
 
-FULL = Sizes(customers=3_000, days=365, batches=60, wrk_seconds=10, in_process_calls=200)
+FULL = Sizes(customers=20_000, days=365, batches=60, wrk_seconds=10, in_process_calls=200)
 QUICK = Sizes(customers=600, days=120, batches=12, wrk_seconds=3, in_process_calls=30)
 
 
@@ -471,7 +471,7 @@ def run(options: BenchOptions) -> dict[str, Any]:
                 "req_per_s": feature_path["req_per_s"],
                 "errors": feature_path["errors"],
             }
-        reads = in_fresh_process(source_reads, sqlite_url, pg_url, 1 if options.quick else 3)
+        reads = in_fresh_process(source_reads, sqlite_url, pg_url, 1 if options.quick else 5)
     for name, figures in reads.items():
         rows[f"read interactions, {name}"] = {**figures, "rows": setup["rows"]}
     return {

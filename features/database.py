@@ -502,8 +502,8 @@ class CustomerRows:
 
 def read_customer(source: Source, customer_id: str, as_of: pd.Timestamp) -> CustomerRows:
     """Everything live features need about one customer as of ``as_of``, in indexed
-    queries: the customer's own rows (by customer_id), then the answer counts of the agents
-    and teams of their tickets (whole days from ``answer_days``, the day of ``as_of`` itself
+    queries: the customer's own rows (by customer_id), then the answer counts of the agent
+    and team of their last contact before ``as_of`` (whole days from ``answer_days``, the day of ``as_of`` itself
     from ``answer_links``). Nothing scales with the size of the database; the statements
     are built once (building them cost more than running them)."""
     frames = {}
@@ -511,11 +511,15 @@ def read_customer(source: Source, customer_id: str, as_of: pd.Timestamp) -> Cust
         for table in (interactions, surveys, customers):
             rows = conn.execute(_BY_CUSTOMER[table.name], {"customer_id": customer_id}).all()
             frames[table.name] = _rows_frame(rows, table)
+        # features read the rates of the last contact's agent and team only: those of the
+        # contacts opened at the latest time before as_of (all of them, should several tie)
         tickets = frames[INTERACTIONS.name]
+        before = tickets[tickets["opened_at"] < as_of]
+        last = before[before["opened_at"] == before["opened_at"].max()]
         totals = _answer_totals(
             conn,
-            sorted(set(tickets["agent_id"].dropna().astype(str))),
-            sorted(set(tickets["team"].dropna().astype(str))),
+            sorted(set(last["agent_id"].dropna().astype(str))),
+            sorted(set(last["team"].dropna().astype(str))),
             as_of,
         )
     return CustomerRows(

@@ -196,12 +196,9 @@ def _database_arrow(
         values = frame[column.name]
         if column.kind == "timestamp":
             ns = values.dt.as_unit("ns").array.asi8
-            missing = values.isna().to_numpy()
-            truncated += int(((ns % 1000) != 0)[~missing].sum())
-            us = pa.array(ns // 1000, mask=missing, type=pa.int64())
-            columns[column.name] = (
-                us if dialect == "sqlite" else us.cast(pa.timestamp("us", tz="UTC"))
-            )
+            truncated += int(((ns % 1000) != 0)[values.notna().to_numpy()].sum())
+            us = _micros_array(values)
+            columns[column.name] = us.cast(pa.int64()) if dialect == "sqlite" else us
         elif column.kind == "bool":
             flags = pa.array(values.astype("boolean"), type=pa.bool_())
             columns[column.name] = flags.cast(pa.int64()) if dialect == "sqlite" else flags
@@ -443,14 +440,23 @@ def _upsert(conn: Connection, dialect: str, table: Any, frame: pd.DataFrame) -> 
     )
 
 
+def _micros_array(values: pd.Series) -> pa.Array:
+    """UTC times as Arrow microseconds (what the database keeps), from their integers:
+    pyarrow reads a time-zone-aware column through the ``.values`` pandas deprecates."""
+    ns = values.dt.as_unit("ns").array.asi8
+    return pa.array(ns // 1000, mask=values.isna().to_numpy(), type=pa.int64()).cast(
+        pa.timestamp("us", tz="UTC")
+    )
+
+
 def _records(frame: pd.DataFrame, contract: TableContract) -> list[dict[str, Any]]:
     """Plain Python values per row (aware datetimes, ints, bools, None), ``extra`` as JSON."""
     columns = {}
     for column in contract.columns:
-        values = pa.array(frame[column.name])
-        if column.kind == "timestamp":
-            values = values.cast(pa.timestamp("us", tz="UTC"), safe=False)  # as stored
-        columns[column.name] = values
+        values = frame[column.name]
+        columns[column.name] = (
+            _micros_array(values) if column.kind == "timestamp" else pa.array(values)
+        )
     columns[EXTRA] = pa.array(extra_json(frame, contract), type=pa.string())
     records: list[dict[str, Any]] = pa.table(columns).to_pylist()
     return records

@@ -210,3 +210,28 @@ def test_live_risk_of_an_unknown_customer_is_404(live_server):
     with server.client() as client:
         r = client.get("/v1/customers/NOBODY/risk", params={"live": "true"})
     assert r.status_code == 404 and "NOBODY" in r.json()["error"]
+
+
+def test_the_daily_list_from_a_database_refreshes_its_history(
+    serving_settings, full, tmp_path, monkeypatch
+):
+    """`score --data URL` rebuilds the answer history from the tables (here: after it was
+    damaged behind the tool's back)."""
+    from sqlalchemy import text
+
+    from serving.lists.scoring import score_day
+
+    url = f"sqlite:///{tmp_path / 'source.db'}"
+    load_tables(url, _tables(full), full.scale)
+    source = open_source(url)
+    with source.engine.begin() as conn:
+        conn.execute(text("UPDATE answer_days SET answers = answers + 1000"))
+    settings = serving_settings.model_copy(
+        update={"outputs_dir": tmp_path / "outputs", "database_url": f"sqlite:///{tmp_path}/s.db"}
+    )
+    day = (full.surveys["responded_at"].max() + DAY).date()
+    report = score_day(settings, url, day, progress=False)
+    assert report.history_answers and "history of the database source" in report.summary()
+    with source.engine.connect() as conn:
+        total = conn.execute(text("SELECT SUM(answers) FROM answer_days WHERE scope = 'all'"))
+        assert total.scalar() == report.history_answers

@@ -163,3 +163,31 @@ def test_events_need_a_key_and_a_source(tmp_path, store_url):
     with InProcessClient(create_app(settings), headers=AUTH, lifespan=False) as c:
         r = c.post("/v1/events", json={"events": [ticket(1)]})
         assert r.status_code == 503 and "--data URL" in r.json()["error"]
+
+
+def test_concurrent_batches_keep_the_history_exact(store_url):
+    """Writers are serialised (SQLite's write lock at BEGIN, an advisory lock on PostgreSQL):
+    answers posted from several threads at once count exactly once each."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from features.ingest import check_events, write_events
+    from nps_core.scale import NPS_SCALE
+
+    source = open_source(store_url)
+
+    def post(worker: int) -> None:
+        for round_ in range(5):
+            n = worker * 100 + round_
+            events = [ticket(n, agent_id=f"A{worker % 2}"), answer(n, n % 11)]
+            tickets = [(0, {k: v for k, v in events[0].items() if k != "type"})]
+            answers = [(1, {k: v for k, v in events[1].items() if k != "type"})]
+            tickets[0][1]["opened_at"] = pd.Timestamp(tickets[0][1]["opened_at"])
+            answers[0][1]["responded_at"] = pd.Timestamp(answers[0][1]["responded_at"])
+            write_events(source, check_events(tickets, answers, NPS_SCALE), NPS_SCALE)
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(post, range(4)))
+    incremental = _history(source)
+    assert len(incremental[0]) == 20
+    rebuild_history(source)
+    assert _history(source) == incremental
