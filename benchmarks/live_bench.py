@@ -16,7 +16,8 @@
   the model (encode, probability, SHAP reasons).
 - **reads**: the interactions table read whole, each way considered: PostgreSQL through ADBC
   (chosen) vs ``COPY ... TO STDOUT (FORMAT csv)`` into ``pyarrow.csv``; SQLite through
-  ``pandas.read_sql`` with the Arrow backend (chosen) vs sqlite3's ``fetchall``.
+  sqlite3's rows straight into typed Arrow arrays (chosen) vs ``pandas.read_sql`` with the
+  Arrow backend.
 
 Setup (simulate a history ending now, train and promote a champion, load it into both
 databases) is never timed. PostgreSQL is the server named by NPS_RISK_BENCH_POSTGRES_URL,
@@ -315,10 +316,12 @@ def source_reads(sqlite_url: str, pg_url: str, repeats: int) -> dict[str, dict[s
     """The interactions table read whole, each way considered."""
     import pandas as pd
     import psycopg
+    import pyarrow as pa
     import pyarrow.csv as pacsv
+    from sqlalchemy import text
     from sqlalchemy.engine import make_url
 
-    from features.database import open_source, read_arrow
+    from features.database import _select_all, interactions, open_source, read_arrow
 
     pg = open_source(pg_url)
     lite = open_source(sqlite_url)
@@ -335,19 +338,18 @@ def source_reads(sqlite_url: str, pg_url: str, repeats: int) -> dict[str, dict[s
             buffer.seek(0)
             return pacsv.read_csv(buffer)
 
-    def fetchall() -> Any:
-        conn = sqlite3.connect(lite.sqlite_path())
-        cursor = conn.execute("SELECT * FROM interactions")
-        rows = cursor.fetchall()
-        names = [d[0] for d in cursor.description]
-        conn.close()
-        return pd.DataFrame.from_records(rows, columns=names)
+    def read_sql() -> Any:
+        with lite.engine.connect() as conn:
+            frame = pd.read_sql(
+                text(_select_all(interactions, "sqlite")), conn, dtype_backend="pyarrow"
+            )
+        return pa.Table.from_pandas(frame, preserve_index=False)
 
     ways = {
         "postgresql: ADBC -> Arrow (chosen)": lambda: read_arrow(pg, ["interactions"]),
         "postgresql: COPY csv -> pyarrow.csv": copy_csv,
-        "sqlite: read_sql, Arrow backend (chosen)": lambda: read_arrow(lite, ["interactions"]),
-        "sqlite: sqlite3 fetchall -> DataFrame": fetchall,
+        "sqlite: sqlite3 rows -> typed Arrow (chosen)": lambda: read_arrow(lite, ["interactions"]),
+        "sqlite: pandas.read_sql, Arrow backend": read_sql,
     }
     return {name: {"read_median_s": _median(_timed(way, repeats))} for name, way in ways.items()}
 
