@@ -301,9 +301,12 @@ def in_process_live(url: str, home: str, customer: str, calls: int) -> dict[str,
         )
 
     frame = features()
+    values = {k: (None if pd.isna(v) else v) for k, v in frame.iloc[0].to_dict().items()}
     read = _timed(lambda: read_customer(source, customer, now), calls)
     compute = _timed(features, calls)
-    answer = _timed(lambda: model.answer([customer], model.model.encoder_.transform(frame)), calls)
+    answer = _timed(
+        lambda: model.answer([customer], model.matrix_from_features([values], ["live"])), calls
+    )
     return {
         "interactions": float(len(rows.interactions)),
         "read_ms": 1000 * _median(read),

@@ -534,17 +534,20 @@ def read_customer(source: Source, customer_id: str, as_of: pd.Timestamp) -> Cust
         # features read the rates of the last contact's agent and team only: those of the
         # contacts opened at the latest time before as_of (all of them, should several tie)
         tickets = frames[INTERACTIONS.name]
-        before = tickets[tickets["opened_at"] < as_of]
-        last = before[before["opened_at"] == before["opened_at"].max()]
+        opened = tickets["opened_at"].array.asi8  # ns; NaT cannot occur (required)
+        before = opened < as_of.as_unit("ns").value
+        last = before & (opened == (opened[before].max() if before.any() else 0))
         totals = _answer_totals(
-            conn,
-            sorted(set(last["agent_id"].dropna().astype(str))),
-            sorted(set(last["team"].dropna().astype(str))),
-            as_of,
+            conn, _texts(tickets["agent_id"], last), _texts(tickets["team"], last), as_of
         )
     return CustomerRows(
         frames[INTERACTIONS.name], frames[SURVEYS.name], frames[CUSTOMERS.name], totals
     )
+
+
+def _texts(column: pd.Series, rows: np.ndarray) -> list[str]:
+    """The distinct text values of these rows (missing ones left out), sorted."""
+    return sorted({str(v) for v in column.to_numpy(dtype=object)[rows] if isinstance(v, str)})
 
 
 _BY_CUSTOMER = {
