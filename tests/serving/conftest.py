@@ -128,6 +128,8 @@ def stop_server(server: Server) -> None:
 
 @pytest.fixture(scope="session")
 def api_server(serving_settings):
-    server = start_server(serving_settings)
+    # with a database source, so the live-data routes answer (and are fuzzed) too
+    source = f"sqlite:///{serving_settings.home / 'source.db'}"
+    server = start_server(serving_settings, NPS_RISK_DATA_URL=source)
     yield server
     stop_server(server)
