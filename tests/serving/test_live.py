@@ -235,3 +235,25 @@ def test_the_daily_list_from_a_database_refreshes_its_history(
     with source.engine.connect() as conn:
         total = conn.execute(text("SELECT SUM(answers) FROM answer_days WHERE scope = 'all'"))
         assert total.scalar() == report.history_answers
+
+
+def test_serve_data_names_the_source_of_the_live_routes(monkeypatch, tmp_path):
+    import uvicorn
+
+    from nps_core.config import get_settings
+    from serving import cli
+
+    served = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: served.append(app))
+    monkeypatch.setenv("NPS_RISK_HOME", str(tmp_path))
+    get_settings.cache_clear()
+    url = f"sqlite:///{tmp_path / 'source.db'}"
+    try:
+        assert cli.main(["serve", "--data", url]) == 0
+        assert served[0].state.settings.data_url == url
+        monkeypatch.setenv("NPS_RISK_DATA_URL", url)
+        get_settings.cache_clear()
+        assert cli.main(["serve"]) == 0
+        assert served[1].state.settings.data_url == url
+    finally:
+        get_settings.cache_clear()
