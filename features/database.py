@@ -73,6 +73,7 @@ from nps_core.contracts import (
     TableContract,
 )
 from nps_core.errors import ConfigError
+from nps_core.redaction import redact
 from nps_core.scale import NPS_SCALE, SCALE_KEYS, ScoreScale
 
 SOURCE_TABLES = (INTERACTIONS.name, SURVEYS.name, CUSTOMERS.name)
@@ -350,9 +351,10 @@ def reachable(url: str) -> Iterator[None]:
 
 
 def _masked(url: str, exc: BaseException) -> str:
+    """The driver's message on one line, the URL's password and any URI credential masked."""
     message = " ".join(str(getattr(exc, "orig", None) or exc).split())
     password = make_url(url).password
-    return message.replace(str(password), "***") if password else message
+    return redact(message.replace(str(password), "***") if password else message)
 
 
 # --- bulk reads -----------------------------------------------------------------------------
