@@ -22,6 +22,9 @@
 Setup (simulate a history ending now, train and promote a champion, load it into both
 databases) is never timed. PostgreSQL is the server named by NPS_RISK_BENCH_POSTGRES_URL,
 else a throwaway cluster from the machine's binaries (as the tests start one).
+
+Over 400 lines: setup, the servers, the in-process references and the reads are one
+experiment on one champion and one pair of databases; split, each would rebuild them.
 """
 
 from __future__ import annotations
@@ -277,7 +280,8 @@ def in_process_live(url: str, home: str, customer: str, calls: int) -> dict[str,
     """Medians of the live answer's parts for the customer, as of now."""
     import pandas as pd
 
-    from features.database import open_source, read_customer
+    from features.database import open_source
+    from features.live import read_customer
     from features.pipeline import compute_features
     from nps_core.config import Settings
     from serving.predictor import ServingModel

@@ -16,7 +16,8 @@ from typing import Any
 
 import pandas as pd
 
-from features.database import Source, live_features
+from features.database import Source
+from features.live import live_features
 from nps_core.playbooks import CONTROL_ACTION
 from serving.lists.policy import ListPolicy, in_control, period_label
 from serving.predictor import ServingModel

@@ -9,9 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.database import live_features, open_source
+from features.database import open_source
 from features.dataset import load_dataset, write_tables
 from features.ingest import load_tables
+from features.live import live_features
 from features.online import OnlineCustomer, online_features
 from features.rows import snapshot_as_of
 from nps_core.config import Settings
