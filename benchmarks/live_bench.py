@@ -62,7 +62,7 @@ class Sizes:
 
 
 FULL = Sizes(customers=20_000, days=365, batches=60, wrk_seconds=10, in_process_calls=200)
-QUICK = Sizes(customers=600, days=120, batches=12, wrk_seconds=3, in_process_calls=30)
+QUICK = Sizes(customers=4_000, days=180, batches=12, wrk_seconds=3, in_process_calls=30)
 
 
 def missing_tools() -> str | None:
@@ -123,8 +123,9 @@ def prepare(home: str, sizes: Sizes, sqlite_url: str, pg_url: str) -> dict[str, 
     write_simulation(simulate(config), data)
     settings = Settings(home=root)
     train_from_data(settings, data)
-    if not promote(settings).promoted:
-        raise RuntimeError("no champion to serve")
+    decision = promote(settings)
+    if not decision.promoted:
+        raise RuntimeError(f"no champion to serve: {decision.reason}")
     dataset = load_dataset(data)
     tables = {
         "interactions": dataset.interactions,
