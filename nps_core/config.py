@@ -81,6 +81,17 @@ class Settings(BaseSettings):
         default=90, gt=0, description="an answer counts as treated if we called this recently"
     )
     control_share: float = Field(default=0.10, ge=0, lt=1)
+    experiment_period: str = Field(
+        default="Q",
+        description="how long a control assignment holds: a pandas period alias (Q: a calendar "
+        "quarter, M: a month); the period's label (e.g. 2026Q2) is hashed with the customer id",
+    )
+    predicted_follow_up_hours: float = Field(
+        default=72.0,
+        gt=0,
+        description="a predicted-risk follow-up is due this long after the daily run that "
+        "opened it (a Detractor answer's is due 24 hours after the answer)",
+    )
     promotion_auc_margin: float = Field(
         default=0.01,
         ge=0,
@@ -122,6 +133,17 @@ class Settings(BaseSettings):
         default=True,
         description="single-row SHAP through LightGBM's C API; false: the public Booster.predict",
     )
+
+    @field_validator("experiment_period")
+    @classmethod
+    def _known_period(cls, value: str) -> str:
+        import pandas as pd
+
+        try:
+            pd.Period("2026-01-01", freq=value)
+        except ValueError as exc:
+            raise ValueError(f"{value!r} is not a period alias such as Q or M") from exc
+        return value
 
     @field_validator("home")
     @classmethod

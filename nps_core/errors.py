@@ -53,3 +53,19 @@ class InvalidTimeError(NpsRiskError, ValueError):
 
 class RegistryUnreachableError(NpsRiskError):
     """The model registry (MLflow's tracking store) did not answer."""
+
+
+class LedgerError(NpsRiskError):
+    """An outcome the outreach ledger cannot record (the API answers 404, 409 or 422)."""
+
+
+class FollowUpNotFoundError(LedgerError):
+    """No follow-up with this id (or none open for this customer) was known at the time."""
+
+
+class TransitionError(LedgerError):
+    """The follow-up's status does not allow this outcome (e.g. it is closed)."""
+
+
+class FollowUpMismatchError(LedgerError):
+    """The follow-up named belongs to another customer or answer."""

@@ -30,7 +30,8 @@ class ListPolicy:
     fatigue_days: int = 30  # nobody surveyed or called by us this recently is called again
     answer_days: int = 7  # answers this recent are followed up (close the loop)
     reasons_for_top: int = 10_000
-    period: str = "M"  # control membership is stable within a calendar month
+    period: str = "Q"  # the experiment period: control membership holds for a calendar quarter
+    predicted_follow_up_hours: float = 72.0  # a predicted-risk follow-up is due this long after
 
 
 def in_control(customer_ids: pd.Series, period_label: str, share: float) -> np.ndarray:
@@ -41,8 +42,8 @@ def in_control(customer_ids: pd.Series, period_label: str, share: float) -> np.n
 
     that is, the first 8 bytes of the SHA-256 of the UTF-8 string "customer|period", read
     as a big-endian unsigned integer and divided by 2**64 (a uniform draw in [0, 1)), fall
-    below the control share. The period is the calendar month, e.g. "2026-06"
-    (``period_label``). Any SQL with SHA-256 reproduces it (the README shows PostgreSQL's);
+    below the control share. The period is the experiment period's label, e.g. "2026Q2" for
+    a quarter (``period_label``; "2026-06" for a month). Any SQL with SHA-256 reproduces it (the README shows PostgreSQL's);
     1M customers take ~0.7 s.
     """
     sha256, suffix = hashlib.sha256, f"|{period_label}".encode()

@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 
 from nps_core.pages import percent, render
+from serving.lists.ledger import TeamFigure
 
 
 def _histogram(probabilities: pd.Series, threshold: float | None) -> str:
@@ -40,7 +41,38 @@ def _table(frame: pd.DataFrame) -> dict[str, list[Any]]:
     return {"header": [str(c) for c in frame.columns], "rows": rows}
 
 
-def render_summary(report: Any, ranked: pd.DataFrame, follow: pd.DataFrame, top: int = 25) -> str:
+def team_rows(teams: list[TeamFigure]) -> pd.DataFrame:
+    """The team figures as the page shows them: the same numbers GET /v1/outreach/teams
+    answers, rounded for reading (rates as percentages with one decimal)."""
+
+    def pct(value: float | None) -> str:
+        return "" if value is None else f"{100 * value:.1f}%"
+
+    return pd.DataFrame(
+        {
+            "team": [t.team for t in teams],
+            "Detractor follow-ups due": [t.due for t in teams],
+            "reached within 24 h": [t.closed_in_time for t in teams],
+            "close-the-loop rate": [pct(t.rate) for t in teams],
+            "95% interval (Wilson)": [f"{pct(t.ci_low)} - {pct(t.ci_high)}" for t in teams],
+            "contacted": [t.contacted for t in teams],
+            "median hours to first contact": [
+                ""
+                if t.median_hours_to_first_contact is None
+                else f"{t.median_hours_to_first_contact:.2f}"
+                for t in teams
+            ],
+        }
+    )
+
+
+def render_summary(
+    report: Any,
+    ranked: pd.DataFrame,
+    follow: pd.DataFrame,
+    teams: list[TeamFigure] | None = None,
+    top: int = 25,
+) -> str:
     called = ranked[ranked["flagged"] & ranked["grp"].eq("treatment")]
     by_band = (
         called.groupby("band")
@@ -58,14 +90,14 @@ def render_summary(report: Any, ranked: pd.DataFrame, follow: pd.DataFrame, top:
     )
     detractors = follow[follow["kind"].eq("detractor")].sort_values("hours_left")
     loop = detractors[
-        ["customer_id", "score", "comment", "hours_left", "overdue", "owner_team"]
+        ["customer_id", "score", "comment", "status", "hours_left", "overdue", "owner_team"]
     ].assign(hours_left=lambda f: f["hours_left"].round(1))
     head = called.head(top).assign(
         reasons=lambda f: f["reasons"].map(
             lambda r: "; ".join(x["text"] for x in json.loads(r)) if isinstance(r, str) else ""
         ),
         probability=lambda f: f["probability"].map(percent),
-    )[["rank", "customer_id", "probability", "band", "owner_team", "reasons"]]
+    )[["rank", "customer_id", "probability", "band", "owner_team", "hours_left", "reasons"]]
     threshold = float(called["probability"].min()) if len(called) else None
     return render(
         "list_summary.html",
@@ -79,5 +111,6 @@ def render_summary(report: Any, ranked: pd.DataFrame, follow: pd.DataFrame, top:
         called=len(called),
         by_band=_table(by_band),
         by_team=_table(by_team),
+        teams=_table(team_rows(teams or [])),
         histogram=_histogram(ranked["probability"], threshold) if len(ranked) else "",
     )

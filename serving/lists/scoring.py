@@ -33,6 +33,17 @@ from features.rows import as_of_timestamp, internal_ids, snapshot_as_of
 from nps_core.config import Settings
 from nps_core.errors import NpsRiskError
 from nps_core.playbooks import ACTIONS, CONTROL_ACTION, band_for
+from serving.lists.ledger import (
+    CLOSED,
+    DETRACTOR_ANSWER,
+    EXPIRED,
+    PREDICTED_RISK,
+    TeamFigure,
+    answer_follow_up_id,
+    expiries,
+    risk_follow_up_id,
+    sla_clock,
+)
 from serving.lists.policy import (
     ListPolicy,
     answer_follow_ups,
@@ -41,7 +52,15 @@ from serving.lists.policy import (
     period_label,
     rank_and_flag,
 )
-from serving.lists.store import Store, open_store, outreach, read_table, replace_list
+from serving.lists.store import (
+    Store,
+    ledger_state,
+    open_store,
+    read_ledger,
+    read_outreach,
+    replace_list,
+    team_figures_as_of,
+)
 from serving.predictor import ServingModel
 from training.registry import CHAMPION, load_model
 
@@ -101,7 +120,10 @@ def score_day(
     progress: bool = True,
 ) -> ScoreReport:
     policy = policy or ListPolicy(
-        capacity=settings.daily_capacity, control_share=settings.control_share
+        capacity=settings.daily_capacity,
+        control_share=settings.control_share,
+        period=settings.experiment_period,
+        predicted_follow_up_hours=settings.predicted_follow_up_hours,
     )
     as_of = as_of_timestamp(
         pd.Timestamp(list_date).date() if list_date is not None else datetime.now(UTC).date()
@@ -118,9 +140,14 @@ def score_day(
         raise NpsRiskError(
             "the champion was trained on a feature table; a daily list needs one trained on a data DIR"
         )
-    calls = read_table(store, outreach)
-    # SQLite hands timestamps back naive (stored as UTC): compare them as UTC
-    calls = calls.assign(contacted_at=pd.to_datetime(calls["contacted_at"], utc=True))
+    # point in time: only what the store knew before this run (a re-run reads the same)
+    calls = read_outreach(store, before=as_of.to_pydatetime())
+    known = ledger_state(*read_ledger(store, as_of.to_pydatetime(), before=True))
+    expired = expiries(known, as_of)  # waiting and past due: expired as of this run
+    known = known.assign(
+        status=known["status"].mask(known["follow_up_id"].isin(expired["follow_up_id"]), EXPIRED)
+    )
+    live = known[~known["status"].isin(CLOSED)]
     _advance(steps, "features")
 
     snapshot = snapshot_as_of(
@@ -132,7 +159,14 @@ def score_day(
         workers=settings.threads,
     )
     internal = set(internal_ids(dataset.customers))
-    follow = answer_follow_ups(dataset.surveys, calls, as_of, served.spec.scale, policy, internal)
+    # contacts against a ledger follow-up count through the ledger; the rest (no follow-up,
+    # e.g. logged before the ledger) as before: a call after the answer follows it up
+    unlinked = calls[calls["follow_up_id"].isna()] if len(calls) else calls
+    follow = _with_ledger(
+        answer_follow_ups(dataset.surveys, unlinked, as_of, served.spec.scale, policy, internal),
+        known,
+        as_of,
+    )
     _advance(steps, "scoring")
 
     matrix = served.model.encoder_.transform(snapshot)
@@ -144,8 +178,10 @@ def score_day(
             "owner_team": snapshot["last_team"],
         }
     )
-    detractors_open = set(follow.loc[follow["kind"] == "detractor", "customer_id"])
-    why = exclusions(scored["customer_id"], as_of, dataset.surveys, calls, detractors_open, policy)
+    in_follow_up = set(follow.loc[follow["kind"] == "detractor", "customer_id"]) | set(
+        live["customer_id"]
+    )
+    why = exclusions(scored["customer_id"], as_of, dataset.surveys, calls, in_follow_up, policy)
     eligible = scored[why.isna().to_numpy()].reset_index(drop=True)
     label = period_label(as_of, policy.period)
     ranked = rank_and_flag(
@@ -168,7 +204,14 @@ def score_day(
         answers = served.answer(list(top["customer_id"]), matrix[rows])
         ranked.loc[top.index, "reasons"] = [json.dumps(a.reasons, default=str) for a in answers]
     run_id = uuid.uuid4().hex
-    ranked = ranked.assign(list_date=day, model_version=served.version, run_id=run_id)
+    to_work = ranked["flagged"] & ranked["grp"].eq("treatment")  # never a control row
+    ranked = ranked.assign(
+        list_date=day,
+        model_version=served.version,
+        run_id=run_id,
+        period=label,
+        follow_up_id=ranked["customer_id"].map(lambda c: risk_follow_up_id(c, day)).where(to_work),
+    )
     follow_rows = follow.assign(
         list_date=day,
         run_id=run_id,
@@ -183,8 +226,10 @@ def score_day(
         ),
     )
     follow_rows = follow_rows.assign(
-        action=follow_rows["action"].mask(follow_rows["grp"].eq("control"), CONTROL_ACTION)
+        action=follow_rows["action"].mask(follow_rows["grp"].eq("control"), CONTROL_ACTION),
+        period=label,
     )
+    new_follow_ups = _opened(ranked[to_work], follow_rows, known, as_of, label, policy)
     left_out = cast("dict[str, int]", why.value_counts().to_dict())  # reasons are text
     left_out["internal or test accounts"] = len(internal)
     beyond = int((ranked["grp"].eq("treatment") & ~ranked["flagged"]).sum())
@@ -196,6 +241,9 @@ def score_day(
         "control_flagged": int((ranked["flagged"] & ranked["grp"].eq("control")).sum()),
         "detractor_follow_ups": int((follow["kind"] == "detractor").sum()),
         "overdue": int(follow["overdue"].fillna(False).astype(bool).sum()),
+        "follow_ups_opened": len(new_follow_ups),
+        "follow_ups_expired": len(expired),
+        "follow_ups_in_progress": len(live),
         "passive_follow_ups": int((follow["kind"] == "passive").sum()),
         "promoter_follow_ups": int((follow["kind"] == "promoter").sum()),
     }
@@ -228,10 +276,19 @@ def score_day(
         run={**run, "finished_at": datetime.now(UTC)},
         scores=ranked,
         followups=follow_rows,
+        opened=new_follow_ups,
+        events=expired[["follow_up_id"]].assign(status=EXPIRED, at=as_of, recorded_at=as_of),
         pause=pause,
     )
+    teams = team_figures_as_of(store, as_of.to_pydatetime())
     report.files = write_outputs(
-        settings, report, ranked, follow_rows, dataset.quarantine, html=html
+        settings,
+        report,
+        _clocked(ranked, as_of, policy.predicted_follow_up_hours),
+        follow_rows,
+        dataset.quarantine,
+        teams,
+        html=html,
     )
     if isinstance(data_dir, str) and is_database_url(data_dir):
         # the live routes' agent/team history, recomputed from the tables once a day
@@ -247,6 +304,7 @@ def write_outputs(
     ranked: pd.DataFrame,
     follow: pd.DataFrame,
     quarantine: pd.DataFrame | None = None,
+    teams: list[TeamFigure] | None = None,
     *,
     html: bool = True,
 ) -> dict[str, Path]:
@@ -272,7 +330,7 @@ def write_outputs(
     _write_atomic(files["control group"], lambda p: control.to_csv(p, index=False))
     if html:  # the summary's chart is most of a small list's time (simulate-loop skips it)
         files["summary"] = folder / f"{day}.html"
-        page = render_summary(report, ranked, follow)
+        page = render_summary(report, ranked, follow, teams or [])
         _write_atomic(files["summary"], lambda p: p.write_text(page))
     if quarantine is not None:
         files["quarantined rows"] = quarantine_beside(files["list to work"])
@@ -304,10 +362,13 @@ def _work_list(predicted: pd.DataFrame, follow: pd.DataFrame) -> pd.DataFrame:
             ),
             "customer_id": loop["customer_id"],
             "owner_team": loop["owner_team"],
-            "score": loop["score"],
-            "comment": loop["comment"],
+            "follow_up_id": loop["follow_up_id"],
+            "status": loop["status"],
+            "due_at": loop["due_at"].map(_iso),
             "hours_left": loop["hours_left"].round(1),
             "overdue": loop["overdue"],
+            "score": loop["score"],
+            "comment": loop["comment"],
             "action": loop["action"],
         }
     )
@@ -316,6 +377,11 @@ def _work_list(predicted: pd.DataFrame, follow: pd.DataFrame) -> pd.DataFrame:
             "part": "predicted risk",
             "customer_id": predicted["customer_id"],
             "owner_team": predicted["owner_team"],
+            "follow_up_id": predicted["follow_up_id"],
+            "status": predicted["status"],
+            "due_at": predicted["due_at"].map(_iso),
+            "hours_left": predicted["hours_left"],
+            "overdue": predicted["overdue"],
             "rank": predicted["rank"],
             "probability": predicted["probability"].round(4),
             "band": predicted["band"],
@@ -324,3 +390,78 @@ def _work_list(predicted: pd.DataFrame, follow: pd.DataFrame) -> pd.DataFrame:
         }
     )
     return pd.concat([part1, part2], ignore_index=True)
+
+
+def _iso(stamp: Any) -> str:
+    return "" if pd.isna(stamp) else pd.Timestamp(stamp).isoformat()
+
+
+def _with_ledger(follow: pd.DataFrame, known: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    """Detractor answers with their ledger follow-up and SLA clock as of the run; a closed
+    one (resolved, declined, expired) never comes back."""
+    detractor = follow["kind"].eq("detractor")
+    ids = follow["response_id"].astype(str).map(answer_follow_up_id).where(detractor)
+    status = ids.map(known.set_index("follow_up_id")["status"]).where(detractor)
+    status = status.mask(detractor & status.isna(), "open")  # new today
+    follow = follow.assign(follow_up_id=ids, status=status)
+    follow = follow[~follow["status"].isin(CLOSED)].reset_index(drop=True)
+    clock = sla_clock(follow["due_at"], follow["status"].fillna(""), as_of)
+    return follow.assign(hours_left=clock["hours_left"], overdue=clock["overdue"])
+
+
+def _opened(
+    to_work: pd.DataFrame,
+    follow: pd.DataFrame,
+    known: pd.DataFrame,
+    as_of: pd.Timestamp,
+    label: str,
+    policy: ListPolicy,
+) -> pd.DataFrame:
+    """The follow-ups this run opens: Detractor answers new to the ledger (due 24 hours
+    after the answer) and today's flagged treatment customers (due after
+    ``policy.predicted_follow_up_hours``)."""
+    new = follow[
+        follow["kind"].eq("detractor") & ~follow["follow_up_id"].isin(known["follow_up_id"])
+    ]
+    answers = pd.DataFrame(
+        {
+            "follow_up_id": new["follow_up_id"],
+            "customer_id": new["customer_id"],
+            "kind": DETRACTOR_ANSWER,
+            "response_id": new["response_id"],
+            "owner_team": new["owner_team"],
+            "band": None,
+            "probability": np.nan,
+            "created_at": new["responded_at"],
+            "due_at": new["due_at"],
+        }
+    )
+    predicted = pd.DataFrame(
+        {
+            "follow_up_id": to_work["follow_up_id"],
+            "customer_id": to_work["customer_id"],
+            "kind": PREDICTED_RISK,
+            "response_id": None,
+            "owner_team": to_work["owner_team"],
+            "band": to_work["band"],
+            "probability": to_work["probability"],
+            "created_at": as_of,
+            "due_at": as_of + pd.Timedelta(hours=policy.predicted_follow_up_hours),
+        }
+    )
+    both = pd.concat([answers, predicted], ignore_index=True)
+    return both.assign(
+        list_date=as_of.date(), period=label, arm="treatment", recorded_at=as_of
+    ).astype({"created_at": "datetime64[ns, UTC]", "due_at": "datetime64[ns, UTC]"})
+
+
+def _clocked(ranked: pd.DataFrame, as_of: pd.Timestamp, hours: float) -> pd.DataFrame:
+    """Flagged treatment rows carry their follow-up's status, due time and SLA clock as of
+    the run."""
+    work = ranked["follow_up_id"].notna()
+    due = pd.Series(as_of + pd.Timedelta(hours=hours), index=ranked.index).where(work)
+    status = pd.Series("open", index=ranked.index, dtype=object).where(work)
+    clock = sla_clock(due, status.fillna(""), as_of)
+    return ranked.assign(
+        status=status, due_at=due, hours_left=clock["hours_left"], overdue=clock["overdue"]
+    )

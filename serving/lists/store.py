@@ -48,7 +48,16 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError
 
-from nps_core.errors import NpsRiskError
+from nps_core.errors import FollowUpMismatchError, FollowUpNotFoundError, NpsRiskError
+from serving.lists.ledger import (
+    CLOSED,
+    OUTCOME_STATUS,
+    TeamFigure,
+    answer_follow_up_id,
+    check_transition,
+    sla_clock,
+    team_figures,
+)
 
 metadata = MetaData()
 
@@ -89,6 +98,8 @@ risk_scores = Table(
     Column("owner_team", String(200)),
     Column("model_version", String(50), nullable=False),
     Column("run_id", String(64), nullable=False),
+    Column("period", String(20)),  # the experiment period of the control draw (v2)
+    Column("follow_up_id", String(300)),  # the ledger follow-up a flagged treatment row opened (v2)
     Index("ix_risk_scores_list", "list_date", "flagged", "rank"),
     Index("ix_risk_scores_customer", "customer_id", "list_date"),
 )
@@ -111,6 +122,9 @@ follow_ups = Table(
     Column("grp", String(10), nullable=False),
     Column("action", Text, nullable=False),
     Column("run_id", String(64), nullable=False),
+    Column("period", String(20)),  # v2
+    Column("follow_up_id", String(300)),  # v2: the ledger's, for Detractor answers
+    Column("status", String(20)),  # v2: the ledger status as of the run
 )
 
 outreach = Table(
@@ -126,7 +140,44 @@ outreach = Table(
     Column("outcome", String(30), nullable=False),
     Column("notes", Text),
     Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("follow_up_id", String(300)),  # v2: the ledger follow-up this attempt worked on
     Index("ix_outreach_customer", "customer_id", "contacted_at"),
+)
+
+# The outreach ledger (v2): one row per follow-up, written once, and an append-only series
+# of events; a follow-up's status at a time is its last event recorded by then. The
+# ``outreach`` table above stays the attempt log: every contact, with or without a follow-up.
+ledger_follow_ups = Table(
+    "ledger_follow_ups",
+    metadata,
+    Column("follow_up_id", String(300), primary_key=True),
+    Column("customer_id", String(200), nullable=False),
+    Column("kind", String(20), nullable=False),  # detractor_answer, predicted_risk
+    Column("response_id", String(200)),
+    Column("owner_team", String(200)),
+    Column("list_date", Date, nullable=False),  # the daily run that opened it
+    Column("period", String(20), nullable=False),
+    Column("arm", String(10), nullable=False),  # treatment (control is never followed up)
+    Column("band", String(10)),
+    Column("probability", Float),
+    Column("created_at", DateTime(timezone=True), nullable=False),  # the answer, or the run
+    Column("due_at", DateTime(timezone=True), nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Index("ix_ledger_follow_ups_customer", "customer_id", "recorded_at"),
+)
+
+ledger_events = Table(
+    "ledger_events",
+    metadata,
+    Column("event_id", Integer, primary_key=True, autoincrement=True),
+    Column("follow_up_id", String(300), nullable=False),
+    Column("status", String(20), nullable=False),  # the status it moves to
+    Column("at", DateTime(timezone=True), nullable=False),  # when it happened
+    Column("recorded_at", DateTime(timezone=True), nullable=False),  # when the ledger knew
+    Column("source", String(20), nullable=False),  # daily run, api
+    Column("outreach_id", Integer),  # the attempt log's row, for a contact
+    Index("ix_ledger_events_follow_up", "follow_up_id", "recorded_at"),
+    Index("ix_ledger_events_recorded", "recorded_at"),
 )
 
 
@@ -135,8 +186,27 @@ def _v1(conn: Connection) -> None:
         table.create(conn, checkfirst=True)
 
 
+def _v2(conn: Connection) -> None:
+    """The ledger, and the period and follow-up on list rows; outreach rows stay as they
+    are (the attempt log) with an empty follow_up_id."""
+    added = {
+        risk_scores: ("period", "follow_up_id"),
+        follow_ups: ("period", "follow_up_id", "status"),
+        outreach: ("follow_up_id",),
+    }
+    for table, names in added.items():
+        present = {c["name"] for c in inspect(conn).get_columns(table.name)}
+        for name in names:
+            if name not in present:  # a store created at v2 has them from _v1's create
+                kind = table.c[name].type.compile(dialect=conn.dialect)
+                conn.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {name} {kind}")
+    ledger_follow_ups.create(conn, checkfirst=True)
+    ledger_events.create(conn, checkfirst=True)
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "risk scores, follow-ups, outreach and runs", _v1),
+    (2, "outreach ledger; experiment period and follow-up on list rows", _v2),
 ]
 
 
@@ -290,6 +360,15 @@ def _insert(conn: Connection, table: Table, frame: pd.DataFrame) -> None:
         conn.exec_driver_sql(compiled.string, rows[start : start + 100_000])
 
 
+# columns v2 added to list rows: a writer from before the ledger leaves them empty
+_OPTIONAL = frozenset({"period", "follow_up_id", "status"})
+
+
+def _with_optional(frame: pd.DataFrame, table: Table) -> pd.DataFrame:
+    missing = [c.name for c in table.columns if c.name in _OPTIONAL and c.name not in frame]
+    return frame.assign(**dict.fromkeys(missing)) if missing else frame
+
+
 def replace_list(
     store: Store,
     list_date: date,
@@ -297,10 +376,17 @@ def replace_list(
     run: dict[str, Any],
     scores: pd.DataFrame,
     followups: pd.DataFrame,
+    opened: pd.DataFrame | None = None,
+    events: pd.DataFrame | None = None,
     pause: Callable[[], None] | None = None,
 ) -> None:
     """Replace one date's list in a single transaction (``pause`` is a test hook that runs
-    after the old rows are deleted and before the new ones are in)."""
+    after the old rows are deleted and before the new ones are in).
+
+    ``opened`` (ledger follow-ups) and ``events`` (the run's expiries) join the ledger in the
+    same transaction. The ledger is append-only: what a first run of the date wrote stays,
+    and a re-run adds only what is not there yet (follow-up ids are deterministic, an
+    expiry is written once), so a re-run never rewrites what was worked meanwhile."""
     with (
         _patience(f"the list of {list_date}"),
         store.transaction("IMMEDIATE") as conn,
@@ -314,8 +400,12 @@ def replace_list(
         conn.execute(
             insert(runs), [{**run, "summary": json.dumps(run.get("summary", {}), default=str)}]
         )
-        _insert(conn, risk_scores, scores)
-        _insert(conn, follow_ups, followups)
+        _insert(conn, risk_scores, _with_optional(scores, risk_scores))
+        _insert(conn, follow_ups, _with_optional(followups, follow_ups))
+        if opened is not None and len(opened):
+            _append_follow_ups(conn, opened)
+        if events is not None and len(events):
+            _append_expiries(conn, events)
 
 
 def read_list(
@@ -407,3 +497,367 @@ def read_contacts(store: Store) -> pd.DataFrame:
         contacted_at=pd.to_datetime(calls["contacted_at"], utc=True),
         recorded_at=pd.to_datetime(calls["recorded_at"], utc=True),
     )
+
+
+# --- the outreach ledger -------------------------------------------------------------------
+
+
+def _append_follow_ups(conn: Connection, opened: pd.DataFrame) -> None:
+    """New follow-ups and their ``open`` event; ids already in the ledger are left alone."""
+    ids = opened["follow_up_id"].tolist()
+    known: set[str] = set()
+    for start in range(0, len(ids), 1000):
+        chunk = ids[start : start + 1000]
+        known |= set(
+            conn.execute(
+                select(ledger_follow_ups.c.follow_up_id).where(
+                    ledger_follow_ups.c.follow_up_id.in_(chunk)
+                )
+            ).scalars()
+        )
+    fresh = opened[~opened["follow_up_id"].isin(known)]
+    if not len(fresh):
+        return
+    _insert(conn, ledger_follow_ups, fresh)
+    conn.execute(
+        insert(ledger_events),
+        [
+            {
+                "follow_up_id": fid,
+                "status": "open",
+                "at": created,
+                "recorded_at": recorded,
+                "source": "daily run",
+                "outreach_id": None,
+            }
+            for fid, created, recorded in zip(
+                fresh["follow_up_id"],
+                _python_values(fresh["created_at"]),
+                _python_values(fresh["recorded_at"]),
+                strict=True,
+            )
+        ],
+    )
+
+
+def _append_expiries(conn: Connection, events: pd.DataFrame) -> None:
+    """Expiry events, each written once however often its date is re-run."""
+    ids = events["follow_up_id"].tolist()
+    done = set(
+        conn.execute(
+            select(ledger_events.c.follow_up_id).where(
+                ledger_events.c.follow_up_id.in_(ids), ledger_events.c.status == "expired"
+            )
+        ).scalars()
+    )
+    rows = [
+        {
+            "follow_up_id": fid,
+            "status": status,
+            "at": at,
+            "recorded_at": recorded,
+            "source": "daily run",
+            "outreach_id": None,
+        }
+        for fid, status, at, recorded in zip(
+            events["follow_up_id"],
+            events["status"],
+            _python_values(events["at"]),
+            _python_values(events["recorded_at"]),
+            strict=True,
+        )
+        if fid not in done
+    ]
+    if rows:
+        conn.execute(insert(ledger_events), rows)
+
+
+def _utc(frame: pd.DataFrame, *columns: str) -> pd.DataFrame:
+    return frame.assign(**{c: pd.to_datetime(frame[c], utc=True) for c in columns})
+
+
+def _known(column: Any, as_of: datetime, before: bool) -> Any:
+    return column < as_of if before else column <= as_of
+
+
+def read_ledger(
+    store: Store,
+    as_of: datetime,
+    *,
+    before: bool = False,
+    customer_id: str | None = None,
+    follow_up_id: str | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The ledger as known at ``as_of``: follow-ups and events recorded by then (strictly
+    before it with ``before``: what a daily run at ``as_of`` may read, its own writes
+    excluded, so a re-run of the date reads what the first run read)."""
+    fu = select(ledger_follow_ups).where(_known(ledger_follow_ups.c.recorded_at, as_of, before))
+    ev = (
+        select(ledger_events)
+        .join(
+            ledger_follow_ups,
+            ledger_follow_ups.c.follow_up_id == ledger_events.c.follow_up_id,
+        )
+        .where(_known(ledger_events.c.recorded_at, as_of, before))
+    )
+    if customer_id is not None:
+        fu = fu.where(ledger_follow_ups.c.customer_id == customer_id)
+        ev = ev.where(ledger_follow_ups.c.customer_id == customer_id)
+    if follow_up_id is not None:
+        fu = fu.where(ledger_follow_ups.c.follow_up_id == follow_up_id)
+        ev = ev.where(ledger_events.c.follow_up_id == follow_up_id)
+    with store.engine.connect() as conn:
+        follow = pd.read_sql(fu, conn)
+        events = pd.read_sql(ev.order_by(ledger_events.c.event_id), conn)
+    return (
+        _utc(follow, "created_at", "due_at", "recorded_at"),
+        _utc(events, "at", "recorded_at"),
+    )
+
+
+def ledger_state(follow: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
+    """Each follow-up with its status (its last event), the time of that status, and its
+    first contact of any kind: the current-state view of the append-only events."""
+    ordered = events.sort_values(["recorded_at", "event_id"], kind="stable")
+    last = (
+        ordered.groupby("follow_up_id")
+        .tail(1)[["follow_up_id", "status", "at"]]
+        .rename(columns={"at": "status_at"})
+    )
+    contacts = ordered[ordered["status"].isin(["attempted", "reached", "resolved", "declined"])]
+    first = contacts.groupby("follow_up_id")["at"].min().reset_index()
+    state = follow.merge(last, on="follow_up_id", how="left").merge(
+        first.rename(columns={"at": "first_contact_at"}), on="follow_up_id", how="left"
+    )
+    return state.assign(
+        status=state["status"].fillna("open"),
+        status_at=pd.to_datetime(state["status_at"], utc=True),
+        first_contact_at=pd.to_datetime(state["first_contact_at"], utc=True),
+    )
+
+
+def read_outreach(store: Store, before: datetime | None = None) -> pd.DataFrame:
+    """The attempt log, as known strictly before ``before`` (every row if None)."""
+    query = select(outreach)
+    if before is not None:
+        query = query.where(outreach.c.recorded_at < before)
+    with store.engine.connect() as conn:
+        frame = pd.read_sql(query.order_by(outreach.c.id), conn)
+    return _utc(frame, "contacted_at", "recorded_at")
+
+
+@dataclass(frozen=True)
+class Contact:
+    outreach_id: int
+    customer_id: str
+    follow_up_id: str | None  # None: no follow-up was waiting; the attempt log has it
+    status: str | None
+
+
+def record_contact(
+    store: Store,
+    *,
+    customer_id: str,
+    outcome: str,
+    contacted_at: datetime,
+    follow_up_id: str | None = None,
+    response_id: str | None = None,
+    list_date: date | None = None,
+    channel: str | None = None,
+    agent_id: str | None = None,
+    notes: str | None = None,
+    recorded_at: datetime | None = None,
+) -> Contact:
+    """A contact and its outcome: a row of the attempt log and, against the follow-up it
+    works on, an event. The follow-up is the one named (``follow_up_id``, or the answer's
+    for ``response_id``), else the customer's earliest-due follow-up not closed; with none,
+    the contact is logged without one. A follow-up named but unknown, of another customer,
+    or whose status does not allow the outcome (it is closed) is refused, nothing written."""
+    now = recorded_at or datetime.now(UTC)
+    new_status = OUTCOME_STATUS[outcome]
+    with store.transaction("IMMEDIATE") as conn:
+        _lock(conn, _FOLLOW_UP_KEY)  # one outcome at a time: each checks the last status
+        follow, events = _read_ledger_in(conn, now, customer_id)
+        state = ledger_state(follow, events)
+        target: pd.Series | None = None
+        if follow_up_id is not None:
+            named = state[state["follow_up_id"] == follow_up_id]
+            if not len(named):
+                elsewhere = _follow_up_customer(conn, follow_up_id, now)
+                if elsewhere is not None:
+                    raise FollowUpMismatchError(
+                        f"follow-up {follow_up_id} belongs to another customer, not {customer_id!r}"
+                    )
+                raise FollowUpNotFoundError(
+                    f"no follow-up {follow_up_id} in the ledger; GET /v1/outreach lists them"
+                )
+            target = named.iloc[0]
+        elif (
+            response_id is not None
+            and (state["follow_up_id"] == answer_follow_up_id(response_id)).any()
+        ):
+            target = state[state["follow_up_id"] == answer_follow_up_id(response_id)].iloc[0]
+        else:
+            live = state[~state["status"].isin(CLOSED)].sort_values(
+                ["due_at", "follow_up_id"], kind="stable"
+            )
+            target = live.iloc[0] if len(live) else None
+        if target is not None:
+            check_transition(str(target["follow_up_id"]), str(target["status"]), new_status)
+        fid = None if target is None else str(target["follow_up_id"])
+        result = conn.execute(
+            insert(outreach).values(
+                customer_id=customer_id,
+                contacted_at=contacted_at,
+                list_date=list_date,
+                response_id=response_id,
+                channel=channel,
+                agent_id=agent_id,
+                outcome=outcome,
+                notes=notes,
+                recorded_at=now,
+                follow_up_id=fid,
+            )
+        )
+        key = result.inserted_primary_key
+        assert key is not None  # one row inserted
+        if fid is not None:
+            conn.execute(
+                insert(ledger_events).values(
+                    follow_up_id=fid,
+                    status=new_status,
+                    at=contacted_at,
+                    recorded_at=now,
+                    source="api",
+                    outreach_id=int(key[0]),
+                )
+            )
+    return Contact(int(key[0]), customer_id, fid, None if fid is None else new_status)
+
+
+_FOLLOW_UP_KEY = -1  # the advisory lock outcomes take (a day's list locks key > 0)
+
+
+def _read_ledger_in(
+    conn: Connection, as_of: datetime, customer_id: str
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    follow = pd.read_sql(
+        select(ledger_follow_ups).where(
+            ledger_follow_ups.c.customer_id == customer_id,
+            ledger_follow_ups.c.recorded_at <= as_of,
+        ),
+        conn,
+    )
+    events = pd.read_sql(
+        select(ledger_events)
+        .where(
+            ledger_events.c.follow_up_id.in_(follow["follow_up_id"].tolist()),
+            ledger_events.c.recorded_at <= as_of,
+        )
+        .order_by(ledger_events.c.event_id),
+        conn,
+    )
+    return _utc(follow, "created_at", "due_at", "recorded_at"), _utc(events, "at", "recorded_at")
+
+
+def _follow_up_customer(conn: Connection, follow_up_id: str, as_of: datetime) -> str | None:
+    found = conn.execute(
+        select(ledger_follow_ups.c.customer_id).where(
+            ledger_follow_ups.c.follow_up_id == follow_up_id,
+            ledger_follow_ups.c.recorded_at <= as_of,
+        )
+    ).scalar()
+    return None if found is None else str(found)
+
+
+def read_follow_ups(
+    store: Store,
+    as_of: datetime,
+    *,
+    status: str | None = None,
+    team: str | None = None,
+    overdue: bool | None = None,
+    kind: str | None = None,
+    customer_id: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> tuple[int, pd.DataFrame]:
+    """Follow-ups as known at ``as_of`` with their status and SLA clock (hours left, overdue,
+    as of ``as_of``), most urgent first: how many match, and the page asked for."""
+    follow, events = read_ledger(store, as_of, customer_id=customer_id)
+    state = ledger_state(follow, events)
+    stamp = pd.Timestamp(as_of)
+    state = pd.concat([state, sla_clock(state["due_at"], state["status"], stamp)], axis=1)
+    if status is not None:
+        state = state[state["status"] == status]
+    if team is not None:
+        state = state[state["owner_team"] == team]
+    if kind is not None:
+        state = state[state["kind"] == kind]
+    if overdue is not None:
+        state = state[state["overdue"].fillna(False).astype(bool) == overdue]
+    state = state.sort_values(["due_at", "follow_up_id"], kind="stable", ignore_index=True)
+    return len(state), state.iloc[offset : offset + limit].reset_index(drop=True)
+
+
+def team_figures_as_of(store: Store, as_of: datetime, window_days: int = 30) -> list[TeamFigure]:
+    """Each team's close-the-loop rate (Wilson interval) and median time to first contact,
+    from the ledger as known at ``as_of`` (``serving.lists.ledger.team_figures``)."""
+    follow, events = read_ledger(store, as_of)
+    return team_figures(follow, events, pd.Timestamp(as_of), window_days)
+
+
+def first_flags(store: Store, period: str, as_of: datetime | None = None) -> pd.DataFrame:
+    """The experiment's units for ``period``: each customer flagged in it (either arm), the
+    arm and band of their FIRST flag, and where that arm stops being true (``censor_date``):
+    for control, the day of the first contact logged after the first flag (they were called
+    anyway: ``censor_reason`` "contacted while in control"); else the first day after the
+    period (``"period end"``). Only lists and contacts known at ``as_of`` count (all if None).
+
+    Columns: customer_id, period, arm, first_flag_date, band, censor_date, censor_reason.
+    """
+    columns = [
+        "customer_id",
+        "period",
+        "arm",
+        "first_flag_date",
+        "band",
+        "censor_date",
+        "censor_reason",
+    ]
+    flagged = select(
+        risk_scores.c.customer_id,
+        risk_scores.c.list_date,
+        risk_scores.c.grp,
+        risk_scores.c.band,
+    ).where(risk_scores.c.period == period, risk_scores.c.flagged.is_(True))
+    calls = select(outreach.c.customer_id, outreach.c.contacted_at)
+    if as_of is not None:
+        known_runs = select(runs.c.run_id).where(runs.c.finished_at <= as_of)
+        flagged = flagged.where(risk_scores.c.run_id.in_(known_runs))
+        calls = calls.where(outreach.c.recorded_at <= as_of)
+    with store.engine.connect() as conn:
+        rows = pd.read_sql(flagged, conn)
+        contacts = pd.read_sql(calls, conn)
+    if not len(rows):
+        return pd.DataFrame(columns=columns)
+    rows = rows.assign(list_date=pd.to_datetime(rows["list_date"]).dt.date)
+    first = (
+        rows.sort_values(["customer_id", "list_date"], kind="stable")
+        .groupby("customer_id", as_index=False)
+        .head(1)
+        .rename(columns={"list_date": "first_flag_date", "grp": "arm"})
+    )
+    end = (pd.Period(period).end_time.normalize() + pd.Timedelta(days=1)).date()
+    contacts = contacts.assign(
+        day=pd.to_datetime(contacts["contacted_at"], utc=True).dt.date
+    ).merge(first[["customer_id", "first_flag_date"]], on="customer_id")
+    after = contacts[contacts["day"] >= contacts["first_flag_date"]]
+    first_call = after.groupby("customer_id")["day"].min()
+    call_day = first["customer_id"].map(first_call)
+    called = first["arm"].eq("control") & call_day.notna() & (call_day < end)
+    return first.assign(
+        period=period,
+        censor_date=call_day.where(called, end),
+        censor_reason=np.where(called, "contacted while in control", "period end"),
+    )[columns].reset_index(drop=True)

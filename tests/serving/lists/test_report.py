@@ -20,6 +20,9 @@ COUNTS = {
     "eligible": 4,
     "passive_follow_ups": 0,
     "promoter_follow_ups": 1,
+    "follow_ups_opened": 5,
+    "follow_ups_expired": 0,
+    "follow_ups_in_progress": 2,
 }
 
 
@@ -35,6 +38,7 @@ def ranked_rows() -> pd.DataFrame:
             "band": ["high", "medium", "medium", "low"],
             "owner_team": ["billing & payments", HOSTILE, "north", None],
             "reasons": [reasons, reasons, reasons, None],
+            "hours_left": [72.0, 72.0, None, 72.0],
         }
     )
 
@@ -49,6 +53,7 @@ def follow_rows() -> pd.DataFrame:
             "overdue": [False, True, False],
             "owner_team": ["north", "south", "north"],
             "kind": ["detractor", "detractor", "promoter"],
+            "status": ["open", "attempted", None],
         }
     )
 
