@@ -187,6 +187,16 @@ class RiskEntry(BaseModel):
     action: str
     reasons: list[ReasonOut] | None
     model_version: str
+    period: str | None = Field(default=None, description="the experiment period of the draw")
+    follow_up_id: str | None = Field(
+        default=None, description="the ledger follow-up this entry opened (treatment only)"
+    )
+    status: str | None = Field(default=None, description="the follow-up's status now")
+    due_at: datetime | None = None
+    hours_left: float | None = Field(
+        default=None, description="SLA clock: hours to the due time (negative: overdue by)"
+    )
+    overdue: bool | None = None
 
 
 class RiskListOut(BaseModel):
@@ -199,8 +209,20 @@ class OutreachIn(BaseModel):
     model_config = ConfigDict(extra="forbid")  # a misspelt field is refused, not dropped
 
     customer_id: str = Field(min_length=1, max_length=200)
+    follow_up_id: str | None = Field(
+        default=None,
+        max_length=300,
+        description="the follow-up worked on (GET /v1/outreach); if omitted, the answer's "
+        "(response_id) or the customer's earliest-due open one; with none, the contact is "
+        "logged without a follow-up",
+    )
     contacted_at: Timestamp | None = Field(default=None, description="defaults to now")
-    outcome: Literal["reached", "resolved", "no_answer", "declined", "escalated"]
+    outcome: Literal["attempted", "no_answer", "reached", "escalated", "resolved", "declined"] = (
+        Field(
+            description="attempted / no_answer: tried, not reached; reached / escalated: "
+            "reached, still to be resolved; resolved, declined: closes the follow-up"
+        )
+    )
     list_date: date | None = None
     response_id: str | None = Field(
         default=None, max_length=200, description="the answer being followed up, if any"
@@ -214,6 +236,58 @@ class OutreachOut(BaseModel):
     id: int
     customer_id: str
     recorded: bool
+    follow_up_id: str | None = Field(
+        description="the follow-up the outcome was recorded against; null: none was open"
+    )
+    status: Literal["open", "attempted", "reached", "resolved", "declined", "expired"] | None
+
+
+FollowUpStatus = Literal["open", "attempted", "reached", "resolved", "declined", "expired"]
+
+
+class FollowUpOut(BaseModel):
+    follow_up_id: str
+    customer_id: str
+    kind: Literal["detractor_answer", "predicted_risk"]
+    response_id: str | None
+    owner_team: str | None
+    list_date: date
+    period: str
+    band: str | None
+    status: FollowUpStatus
+    status_at: datetime | None
+    created_at: datetime
+    due_at: datetime
+    first_contact_at: datetime | None
+    hours_left: float | None = Field(
+        description="SLA clock: hours to the due time (negative: overdue by); null once reached"
+    )
+    overdue: bool | None
+    action: str
+
+
+class FollowUpListOut(BaseModel):
+    as_of: datetime
+    total: int = Field(description="follow-ups that match, before limit and offset")
+    count: int
+    follow_ups: list[FollowUpOut]
+
+
+class TeamFigureOut(BaseModel):
+    team: str
+    due: int = Field(description="Detractor follow-ups whose 24 hours ended in the window")
+    closed_in_time: int = Field(description="... whose customer was reached within 24 hours")
+    rate: float | None = Field(description="close-the-loop rate: closed_in_time / due")
+    ci_low: float | None = Field(description="95% Wilson interval of the rate")
+    ci_high: float | None
+    contacted: int
+    median_hours_to_first_contact: float | None
+
+
+class TeamFiguresOut(BaseModel):
+    as_of: datetime
+    window_days: int
+    teams: list[TeamFigureOut]
 
 
 def online_customer(customer: CustomerIn) -> OnlineCustomer:

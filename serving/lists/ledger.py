@@ -175,8 +175,10 @@ def team_figures(
                 due=n,
                 closed_in_time=k,
                 rate=k / n,
-                ci_low=float(low),
-                ci_high=float(high),
+                # the Wilson bounds are exactly 0 with no success and 1 with no failure;
+                # statsmodels leaves float noise there
+                ci_low=0.0 if k == 0 else max(0.0, float(low)),
+                ci_high=1.0 if k == n else min(1.0, float(high)),
                 contacted=len(hours),
                 median_hours_to_first_contact=float(np.round(hours.median(), 2))
                 if len(hours)

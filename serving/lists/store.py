@@ -518,7 +518,14 @@ def _append_follow_ups(conn: Connection, opened: pd.DataFrame) -> None:
     fresh = opened[~opened["follow_up_id"].isin(known)]
     if not len(fresh):
         return
-    _insert(conn, ledger_follow_ups, fresh)
+    # through SQLAlchemy's own insert, not the bulk path: on SQLite its times are stored in
+    # the one text form that SQL comparisons with recorded_at rely on
+    names = [c.name for c in ledger_follow_ups.columns]
+    values = {name: _python_values(fresh[name]) for name in names}
+    conn.execute(
+        insert(ledger_follow_ups),
+        [{name: values[name][i] for name in names} for i in range(len(fresh))],
+    )
     conn.execute(
         insert(ledger_events),
         [
@@ -586,7 +593,7 @@ def read_ledger(
     *,
     before: bool = False,
     customer_id: str | None = None,
-    follow_up_id: str | None = None,
+    follow_up_ids: list[str] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The ledger as known at ``as_of``: follow-ups and events recorded by then (strictly
     before it with ``before``: what a daily run at ``as_of`` may read, its own writes
@@ -603,9 +610,9 @@ def read_ledger(
     if customer_id is not None:
         fu = fu.where(ledger_follow_ups.c.customer_id == customer_id)
         ev = ev.where(ledger_follow_ups.c.customer_id == customer_id)
-    if follow_up_id is not None:
-        fu = fu.where(ledger_follow_ups.c.follow_up_id == follow_up_id)
-        ev = ev.where(ledger_events.c.follow_up_id == follow_up_id)
+    if follow_up_ids is not None:
+        fu = fu.where(ledger_follow_ups.c.follow_up_id.in_(follow_up_ids))
+        ev = ev.where(ledger_events.c.follow_up_id.in_(follow_up_ids))
     with store.engine.connect() as conn:
         follow = pd.read_sql(fu, conn)
         events = pd.read_sql(ev.order_by(ledger_events.c.event_id), conn)
@@ -798,6 +805,13 @@ def read_follow_ups(
         state = state[state["overdue"].fillna(False).astype(bool) == overdue]
     state = state.sort_values(["due_at", "follow_up_id"], kind="stable", ignore_index=True)
     return len(state), state.iloc[offset : offset + limit].reset_index(drop=True)
+
+
+def follow_up_clocks(store: Store, follow_up_ids: list[str], as_of: datetime) -> pd.DataFrame:
+    """These follow-ups' status and SLA clock as known at ``as_of`` (by follow_up_id)."""
+    state = ledger_state(*read_ledger(store, as_of, follow_up_ids=follow_up_ids))
+    clock = sla_clock(state["due_at"], state["status"], pd.Timestamp(as_of))
+    return pd.concat([state, clock], axis=1).set_index("follow_up_id")
 
 
 def team_figures_as_of(store: Store, as_of: datetime, window_days: int = 30) -> list[TeamFigure]:

@@ -18,9 +18,35 @@ from serving.api.schemas import ErrorOut, LiveRiskOut, ReasonOut, RiskEntry, Ris
 from serving.api.state import current_model, current_source, current_store
 from serving.lists.live import LiveRisk, live_risk
 from serving.lists.policy import ListPolicy
-from serving.lists.store import latest_for_customer, read_list
+from serving.lists.store import Store, follow_up_clocks, latest_for_customer, read_list
 
 router = APIRouter()
+
+
+def _missing(v: Any) -> bool:
+    return v is None or (not isinstance(v, str) and bool(pd.isna(v)))
+
+
+def _clock(store: Store, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each entry's follow-up status and SLA clock as of now (from the ledger)."""
+    ids = [r["follow_up_id"] for r in rows if not _missing(r.get("follow_up_id"))]
+    if not ids:
+        return rows
+    clocks = follow_up_clocks(store, ids, dt.datetime.now(dt.UTC))
+    out = []
+    for r in rows:
+        fid = r.get("follow_up_id")
+        if not _missing(fid) and fid in clocks.index:
+            c = clocks.loc[fid]
+            r = {
+                **r,
+                "status": c["status"],
+                "due_at": c["due_at"],
+                "hours_left": c["hours_left"],
+                "overdue": c["overdue"],
+            }
+        out.append(r)
+    return out
 
 
 def _entry(row: dict[str, Any]) -> RiskEntry:
@@ -40,6 +66,19 @@ def _entry(row: dict[str, Any]) -> RiskEntry:
         action=CONTROL_ACTION if row["grp"] == "control" else row["action"],
         reasons=reasons,
         model_version=str(row["model_version"]),
+        period=None if _missing(row.get("period")) else row["period"],
+        # a control row never carries a follow-up (nor an action): the ledger has none
+        **(
+            {}
+            if row["grp"] == "control" or _missing(row.get("follow_up_id"))
+            else {
+                "follow_up_id": row["follow_up_id"],
+                "status": None if _missing(row.get("status")) else row["status"],
+                "due_at": None if _missing(row.get("due_at")) else row["due_at"],
+                "hours_left": None if _missing(row.get("hours_left")) else row["hours_left"],
+                "overdue": None if _missing(row.get("overdue")) else bool(row["overdue"]),
+            }
+        ),
     )
 
 
@@ -55,10 +94,12 @@ async def risk_list(
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
 ) -> RiskListOut:
     """The day's list to work (outreach group only), best first."""
+    store = current_store(request)
     list_date, frame = await run_in_threadpool(
-        read_list, current_store(request), date, band=band, team=team, limit=limit
+        read_list, store, date, band=band, team=team, limit=limit
     )
     records = cast("list[dict[str, Any]]", frame.to_dict("records"))  # columns are text
+    records = await run_in_threadpool(_clock, store, records)
     entries = [_entry(r) for r in records]
     return RiskListOut(
         list_date=None if list_date is None else str(list_date), count=len(entries), entries=entries
@@ -85,11 +126,13 @@ async def customer_risk(
     the control group answers ``group: control`` and the action "control: no outreach"."""
     if live:
         return await _live(request, customer_id)
-    row = await run_in_threadpool(latest_for_customer, current_store(request), customer_id)
+    store = current_store(request)
+    row = await run_in_threadpool(latest_for_customer, store, customer_id)
     if row is None:
         raise HTTPException(
             status.HTTP_404_NOT_FOUND, f"customer {customer_id!r} is on no daily list yet"
         )
+    (row,) = await run_in_threadpool(_clock, store, [row])
     return _entry(row)
 
 
@@ -103,7 +146,11 @@ async def _live(request: Request, customer_id: str) -> LiveRiskOut:
         )
     source = current_source(request).source
     settings = request.app.state.settings
-    policy = ListPolicy(capacity=settings.daily_capacity, control_share=settings.control_share)
+    policy = ListPolicy(
+        capacity=settings.daily_capacity,
+        control_share=settings.control_share,
+        period=settings.experiment_period,  # the list's own experiment period
+    )
     now = pd.Timestamp.now(tz="UTC")
     found = await run_in_threadpool(live_risk, model, source, customer_id, now, policy)
     if found is None:
