@@ -868,10 +868,11 @@ def first_flags(store: Store, period: str, as_of: datetime | None = None) -> pd.
     ).merge(first[["customer_id", "first_flag_date"]], on="customer_id")
     after = contacts[contacts["day"] >= contacts["first_flag_date"]]
     first_call = after.groupby("customer_id")["day"].min()
-    call_day = first["customer_id"].map(first_call)
-    called = first["arm"].eq("control") & call_day.notna() & (call_day < end)
+    call_day = pd.to_datetime(first["customer_id"].map(first_call).astype(object))  # NaT: none
+    end_day = pd.Timestamp(end)
+    called = first["arm"].eq("control") & call_day.notna() & (call_day < end_day)
     return first.assign(
         period=period,
-        censor_date=call_day.where(called, end),
+        censor_date=call_day.where(called, end_day).dt.date,
         censor_reason=np.where(called, "contacted while in control", "period end"),
     )[columns].reset_index(drop=True)

@@ -327,13 +327,39 @@ def test_risk_list_routes_read_the_store_and_outreach_is_recorded(
             },
         )
         assert r.status_code == 201 and r.json()["recorded"]
+        # the ledger through a real server: the entry's follow-up took the outcome
+        assert r.json()["follow_up_id"] == first["follow_up_id"] and r.json()["status"] == "reached"
+        assert first["hours_left"] is not None and first["period"]
+        ledger = c.get("/v1/outreach", params={"customer_id": first["customer_id"]}).json()
+        assert [f["status"] for f in ledger["follow_ups"]] == ["reached"]
+        teams = c.get("/v1/outreach/teams")
+        assert teams.status_code == 200 and "teams" in teams.json()
+        closed = c.post(
+            "/v1/outreach",
+            json={
+                "customer_id": first["customer_id"],
+                "follow_up_id": first["follow_up_id"],
+                "outcome": "resolved",
+            },
+        )
+        assert closed.json()["status"] == "resolved"
+        refused = c.post(
+            "/v1/outreach",
+            json={
+                "customer_id": first["customer_id"],
+                "follow_up_id": first["follow_up_id"],
+                "outcome": "reached",
+            },
+        )
+        assert refused.status_code == 409 and "closed" in refused.json()["error"]
         assert (
             c.post("/v1/outreach", json={"customer_id": "x", "outcome": "maybe"}).status_code == 422
         )
     saved = read_table(
         open_store(serving_settings.store_url), outreach, customer_id=first["customer_id"]
     )
-    assert saved.iloc[-1]["notes"] == "apologised" and report.counts["to_call"] == 15
+    assert "apologised" in set(saved["notes"]) and report.counts["to_call"] == 15
+    assert set(saved["follow_up_id"]) == {first["follow_up_id"]}  # the attempt log links it
 
 
 def test_every_v1_route_needs_a_key_and_says_so_in_openapi(api_server):

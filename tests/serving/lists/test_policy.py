@@ -5,6 +5,7 @@ import re
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -150,3 +151,29 @@ def test_close_the_loop_clock_and_what_is_already_followed_up():
     assert not by_id.loc["fresh", "overdue"] and by_id.loc["fresh", "hours_left"] == 22
     assert by_id.loc["passive", "kind"] == "passive" and pd.isna(by_id.loc["passive", "hours_left"])
     assert by_id.loc["late", "comment"] == "waited a week"
+
+
+def test_assignment_holds_across_the_months_of_a_quarter():
+    """The experiment period is a quarter by default: April, May and June draw one group."""
+    from nps_core.config import Settings
+
+    assert ListPolicy().period == "Q" and Settings().experiment_period == "Q"
+    ids = pd.Series([f"c{i}" for i in range(5000)])
+    labels = {
+        period_label(pd.Timestamp(day, tz="UTC"), ListPolicy().period)
+        for day in ("2026-04-01", "2026-05-15", "2026-06-30T23:59")
+    }
+    assert labels == {"2026Q2"}
+    april = in_control(ids, period_label(pd.Timestamp("2026-04-01", tz="UTC"), "Q"), 0.1)
+    june = in_control(ids, period_label(pd.Timestamp("2026-06-30", tz="UTC"), "Q"), 0.1)
+    july = in_control(ids, period_label(pd.Timestamp("2026-07-01", tz="UTC"), "Q"), 0.1)
+    assert np.array_equal(april, june) and not np.array_equal(april, july)
+
+
+def test_an_unknown_experiment_period_is_refused():
+    from pydantic import ValidationError
+
+    from nps_core.config import Settings
+
+    with pytest.raises(ValidationError, match="not a period alias"):
+        Settings(experiment_period="fortnight")
