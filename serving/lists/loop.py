@@ -17,8 +17,9 @@ calls are simulated; Detractor answers put on the list to close the loop are not
 loop, in the arm and band of their first flag, their first answer within ``window_days``
 of that list (impact's rule), and its Detractor probability as drawn and without any
 call's effect, from the simulator's own probabilities. The effect per arm is the mean of
-the difference (intention to treat: reached or not); control's is zero unless a control
-customer was called later as treatment in another period.
+the difference (intention to treat: reached or not); control's is zero: a control
+customer reached later, as treatment in another experiment period, is censored there (their
+answers after the call are not control's), as ``store.first_flags`` censors them for impact.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ from serving.lists.store import (
     open_store,
     read_list,
     read_table,
-    record_outreach,
+    record_contact,
     risk_scores,
 )
 from serving.predictor import ServingModel
@@ -252,16 +253,17 @@ def _work_the_list(
     picked_up = rng.random(len(listed)) < plan.reach_share
     at = day + pd.Timedelta(hours=CALL_HOUR)
     for customer, ok in zip(listed["customer_id"], picked_up, strict=True):
-        record_outreach(
+        # through the ledger, known at the call's (simulated) time: the next day's list reads
+        # the ledger as recorded before its own time, as a real day would
+        record_contact(
             store,
-            {
-                "customer_id": customer,
-                "contacted_at": at.to_pydatetime(),
-                "list_date": day.date(),
-                "channel": "phone",
-                "outcome": "reached" if ok else "no_answer",
-                "notes": "simulate-loop",
-            },
+            customer_id=customer,
+            contacted_at=at.to_pydatetime(),
+            list_date=day.date(),
+            channel="phone",
+            outcome="reached" if ok else "no_answer",
+            notes="simulate-loop",
+            recorded_at=at.to_pydatetime(),
         )
     effects = np.array([plan.effect(band) for band in listed["band"][picked_up]])
     world.reach(listed["customer_id"][picked_up], at, effects, plan.answer_effect)
@@ -284,6 +286,9 @@ def true_effect(store: Store, answers: pd.DataFrame, plan: LoopPlan) -> dict[str
         & (later["responded_at"] < later["start"] + pd.Timedelta(days=plan.window_days))
     ]
     later = later.sort_values("responded_at").drop_duplicates("customer_id")
+    # censored where the arm stops being true (store.first_flags): a control customer's
+    # answer after we reached them (as treatment in a later experiment period) is not control's
+    later = later[~(later["grp"].eq("control") & later["reached"].astype(bool))]
 
     def arm(rows: pd.DataFrame, customers: pd.DataFrame) -> dict[str, Any]:
         drawn, untreated = rows["p_detractor"].mean(), rows["p_untreated"].mean()

@@ -38,6 +38,7 @@ from serving.lists.ledger import (
     DETRACTOR_ANSWER,
     EXPIRED,
     PREDICTED_RISK,
+    WAITING,
     TeamFigure,
     answer_follow_up_id,
     expiries,
@@ -147,7 +148,9 @@ def score_day(
     known = known.assign(
         status=known["status"].mask(known["follow_up_id"].isin(expired["follow_up_id"]), EXPIRED)
     )
-    live = known[~known["status"].isin(CLOSED)]
+    # waiting for a first reach: not listed again; a reached one is kept off by the 30-day
+    # contact rule (exclusions), so a follow-up nobody resolves never holds a customer for good
+    live = known[known["status"].isin(WAITING)]
     _advance(steps, "features")
 
     snapshot = snapshot_as_of(

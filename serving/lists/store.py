@@ -52,6 +52,7 @@ from nps_core.errors import FollowUpMismatchError, FollowUpNotFoundError, NpsRis
 from serving.lists.ledger import (
     CLOSED,
     OUTCOME_STATUS,
+    WAITING,
     TeamFigure,
     answer_follow_up_id,
     check_transition,
@@ -677,7 +678,7 @@ def record_contact(
 ) -> Contact:
     """A contact and its outcome: a row of the attempt log and, against the follow-up it
     works on, an event. The follow-up is the one named (``follow_up_id``, or the answer's
-    for ``response_id``), else the customer's earliest-due follow-up not closed; with none,
+    for ``response_id``), else the customer's earliest-due follow-up waiting for a reach (then one in progress); with none,
     the contact is logged without one. A follow-up named but unknown, of another customer,
     or whose status does not allow the outcome (it is closed) is refused, nothing written."""
     now = recorded_at or datetime.now(UTC)
@@ -705,8 +706,10 @@ def record_contact(
         ):
             target = state[state["follow_up_id"] == answer_follow_up_id(response_id)].iloc[0]
         else:
-            live = state[~state["status"].isin(CLOSED)].sort_values(
-                ["due_at", "follow_up_id"], kind="stable"
+            live = (  # waiting ones first (earliest due), then those in progress
+                state[~state["status"].isin(CLOSED)]
+                .assign(_later=lambda f: ~f["status"].isin(WAITING))
+                .sort_values(["_later", "due_at", "follow_up_id"], kind="stable")
             )
             target = live.iloc[0] if len(live) else None
         if target is not None:
