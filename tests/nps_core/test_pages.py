@@ -49,6 +49,7 @@ def list_context(**overrides: object) -> dict[str, object]:
         ["detractor_follow_ups", "overdue", "to_call", "control_flagged", "scored"], 1
     )
     counts |= {"passive_follow_ups": 0, "promoter_follow_ups": 0}
+    counts |= {"follow_ups_in_progress": 0, "follow_ups_expired": 0}
     table = {"header": ["customer_id", "owner_team"], "rows": [["C1", "north"]]}
     return {
         "list_date": "2025-06-02",
@@ -61,6 +62,7 @@ def list_context(**overrides: object) -> dict[str, object]:
         "called": 1,
         "by_band": table,
         "by_team": table,
+        "teams": table,
         "histogram": "",
         **overrides,
     }
