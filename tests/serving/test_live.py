@@ -199,7 +199,10 @@ def test_a_control_customer_gets_no_outreach(live_server, full):
     server, _ = live_server
     now = pd.Timestamp.now(tz="UTC")
     ids = full.interactions["customer_id"].drop_duplicates().astype(str).reset_index(drop=True)
-    control = ids[in_control(ids, period_label(now, "M"), Settings().control_share)]
+    settings = Settings()  # the experiment period the list and the live route share (a quarter)
+    control = ids[
+        in_control(ids, period_label(now, settings.experiment_period), settings.control_share)
+    ]
     with server.client() as client:
         r = client.get(f"/v1/customers/{control.iloc[0]}/risk", params={"live": "true"})
     assert r.status_code == 200
