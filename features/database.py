@@ -51,8 +51,6 @@ from sqlalchemy import (
     TypeDecorator,
     create_engine,
     event,
-    func,
-    insert,
     select,
     text,
 )
@@ -60,6 +58,7 @@ from sqlalchemy.engine import Connection, Dialect, Engine, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.types import TypeEngine
 
+from features.sqlbase import Migration, apply_migrations, configure_sqlite, version_table
 from features.validation import ValidationResult, validate_table
 from nps_core.contracts import (
     CONTRACTS,
@@ -146,13 +145,7 @@ source_meta = Table(
     Column("value", Text, nullable=False),
 )
 
-source_schema_version = Table(
-    "source_schema_version",
-    metadata,
-    Column("version", Integer, primary_key=True),
-    Column("applied_at", DateTime(timezone=True), nullable=False),
-    Column("description", Text, nullable=False),
-)
+source_schema_version = version_table("source_schema_version", metadata)
 
 # One row per survey answer that counts toward agent and team rates: the agent and team of
 # the ticket it is about (``features.pipeline.agent_history``'s rule, kept by ingest).
@@ -193,7 +186,7 @@ def _v2(conn: Connection) -> None:
         table.create(conn, checkfirst=True)
 
 
-MIGRATIONS = [
+MIGRATIONS: list[Migration] = [
     (1, "contract tables: interactions, surveys, customers; source_meta", _v1),
     (2, "agent and team answer history: answer_links, answer_days", _v2),
 ]
@@ -259,13 +252,8 @@ class Source:
 
 
 def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
-    """WAL (readers never wait for the writer); BEGIN issued by us, below, not by pysqlite."""
-    dbapi_connection.isolation_level = None
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.close()
+    """BEGIN issued by us, below, not by pysqlite; a writer waits up to 30 s for another."""
+    configure_sqlite(dbapi_connection, "busy_timeout=30000")
 
 
 def _sqlite_begin(conn: Connection) -> None:
@@ -306,16 +294,7 @@ def open_source(url: str, *, create: bool = True) -> Source:
 
 def _migrate(source: Source) -> None:
     with source.writing() as conn:
-        source_schema_version.create(conn, checkfirst=True)
-        current = conn.execute(select(func.max(source_schema_version.c.version))).scalar() or 0
-        for number, description, step in MIGRATIONS:
-            if number > current:
-                step(conn)
-                conn.execute(
-                    insert(source_schema_version).values(
-                        version=number, applied_at=datetime.now(UTC), description=description
-                    )
-                )
+        apply_migrations(conn, source_schema_version, MIGRATIONS)
 
 
 def read_scale(source: Source) -> ScoreScale:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, HTTPException, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
@@ -42,6 +42,14 @@ async def json_body(request: Request, model: type[M]) -> M:
     except ValidationError as exc:
         errors = exc.errors(include_url=False, include_context=False, include_input=False)
         raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in errors]) from None
+
+
+def refuse_large_batch(count: int, limit: int, what: str, hint: str = "") -> None:
+    """413 when a body carries more items than the route's setting allows."""
+    if count > limit:
+        raise HTTPException(
+            status.HTTP_413_CONTENT_TOO_LARGE, f"at most {limit} {what}; got {count}{hint}"
+        )
 
 
 def json_response(answer: BaseModel, status_code: int = 200) -> Response:

@@ -48,6 +48,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError
 
+from features.sqlbase import Migration, apply_migrations, configure_sqlite, version_table
 from nps_core.errors import FollowUpMismatchError, FollowUpNotFoundError, NpsRiskError
 from serving.lists.ledger import (
     CLOSED,
@@ -62,13 +63,7 @@ from serving.lists.ledger import (
 
 metadata = MetaData()
 
-schema_version = Table(
-    "schema_version",
-    metadata,
-    Column("version", Integer, primary_key=True),
-    Column("applied_at", DateTime(timezone=True), nullable=False),
-    Column("description", Text, nullable=False),
-)
+schema_version = version_table("schema_version", metadata)
 
 runs = Table(
     "runs",
@@ -205,7 +200,7 @@ def _v2(conn: Connection) -> None:
     ledger_events.create(conn, checkfirst=True)
 
 
-MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
+MIGRATIONS: list[Migration] = [
     (1, "risk scores, follow-ups, outreach and runs", _v1),
     (2, "outreach ledger; experiment period and follow-up on list rows", _v2),
 ]
@@ -269,12 +264,7 @@ def _sqlite_settings(dbapi_connection: Any, _record: Any) -> None:
     """WAL lets the API read while a list is written and makes the big write cheaper; a
     256 MB page cache keeps a million-row list's index pages in memory. The driver's own
     transaction handling is off: ``_sqlite_begin`` says BEGIN, and how."""
-    dbapi_connection.isolation_level = None
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA cache_size=-262144")
-    cursor.close()
+    configure_sqlite(dbapi_connection, "cache_size=-262144")
 
 
 def _sqlite_begin(conn: Connection) -> None:
@@ -287,16 +277,7 @@ def _migrate(store: Store) -> None:
     lock: a process that waited finds the work done."""
     with _patience("its schema migration"), store.transaction("EXCLUSIVE") as conn:
         _lock(conn, _MIGRATION_KEY)
-        schema_version.create(conn, checkfirst=True)
-        current = int(conn.execute(select(func.max(schema_version.c.version))).scalar() or 0)
-        for number, description, step in MIGRATIONS:
-            if number > current:
-                step(conn)
-                conn.execute(
-                    insert(schema_version).values(
-                        version=number, applied_at=datetime.now(UTC), description=description
-                    )
-                )
+        apply_migrations(conn, schema_version, MIGRATIONS)
 
 
 def open_store(url: str) -> Store:

@@ -314,7 +314,8 @@ CATALOGUE = [
 
 @pytest.mark.parametrize("case", CATALOGUE)
 def test_a_malformed_argument_is_one_line_and_exit_2(case, paths, home, tripwires, capsys):
-    _refused(case, paths, home, tripwires, capsys)
+    line = _refused(case, paths, home, tripwires, capsys)
+    assert case.flag in line
 
 
 @pytest.mark.parametrize(

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request, Response, status
+from fastapi import APIRouter, Request, Response
 from fastapi.exceptions import RequestValidationError
 from starlette.concurrency import run_in_threadpool
 
 from features.ingest import CheckedEvents, check_events, write_events
 from serving.api.auth import BEARER_DOC, authorize
-from serving.api.bodies import json_body, json_body_doc, json_response
+from serving.api.bodies import json_body, json_body_doc, json_response, refuse_large_batch
 from serving.api.errors import ERRORS
 from serving.api.schemas import EventsIn, EventsOut, InteractionEvent
 from serving.api.state import LiveSource, current_source
@@ -34,12 +34,12 @@ async def post_events(request: Request) -> Response:
     """Upsert a batch of ticket and survey events (at most NPS_RISK_MAX_EVENTS, default 1000)."""
     authorize(request)
     body = await json_body(request, EventsIn)
-    limit = request.app.state.settings.max_events
-    if len(body.events) > limit:
-        raise HTTPException(
-            status.HTTP_413_CONTENT_TOO_LARGE,
-            f"at most {limit} events per batch; got {len(body.events)}: send them in batches",
-        )
+    refuse_large_batch(
+        len(body.events),
+        request.app.state.settings.max_events,
+        "events per batch",
+        ": send them in batches",
+    )
     live = current_source(request)
     written = await run_in_threadpool(_ingest, live, body)
     return json_response(

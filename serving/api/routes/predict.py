@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from collections import Counter
 
-from fastapi import APIRouter, HTTPException, Request, Response, status
+from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from serving.api.auth import BEARER_DOC, authorize
-from serving.api.bodies import json_body, json_body_doc, json_response
+from serving.api.bodies import json_body, json_body_doc, json_response, refuse_large_batch
 from serving.api.errors import ERRORS
 from serving.api.schemas import (
     ModelRef,
@@ -43,12 +43,9 @@ async def predict(request: Request) -> Response:
     """
     authorize(request)  # the ApiKey check, without a dependency to solve on the hot route
     body = await json_body(request, PredictRequest)
-    limit = request.app.state.settings.max_batch
-    if len(body.customers) > limit:
-        raise HTTPException(
-            status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
-            f"at most {limit} customers per request; got {len(body.customers)}",
-        )
+    refuse_large_batch(
+        len(body.customers), request.app.state.settings.max_batch, "customers per request"
+    )
     model = current_model(request)  # this request keeps this model even if a reload swaps it
     customers = body.customers
     # one call for every customer given as feature values (errors name the customer's own
