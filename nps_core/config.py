@@ -81,6 +81,11 @@ class Settings(BaseSettings):
         default=90, gt=0, description="an answer counts as treated if we called this recently"
     )
     control_share: float = Field(default=0.10, ge=0, lt=1)
+    industry: str | None = Field(
+        default=None,
+        description="the industry whose typical NPS range reports show beside the score "
+        "(a key of nps_core.industry.INDUSTRIES, e.g. saas); unset: none",
+    )
     experiment_period: str = Field(
         default="Q",
         description="how long a control assignment holds: a pandas period alias (Q: a calendar "
@@ -143,6 +148,15 @@ class Settings(BaseSettings):
             pd.Period("2026-01-01", freq=value)
         except ValueError as exc:
             raise ValueError(f"{value!r} is not a period alias such as Q or M") from exc
+        return value
+
+    @field_validator("industry")
+    @classmethod
+    def _known_industry(cls, value: str | None) -> str | None:
+        from nps_core.industry import INDUSTRIES
+
+        if value is not None and value not in INDUSTRIES:
+            raise ValueError(f"{value!r} is not one of {', '.join(sorted(INDUSTRIES))}")
         return value
 
     @field_validator("home")

@@ -34,7 +34,7 @@ class NpsResult:
     ci_low: float
     ci_high: float
     confidence: float
-    low_sample: bool  # fewer than MIN_RELIABLE_N answers: the score is unreliable
+    small_sample: bool  # fewer than MIN_RELIABLE_N answers: the score is unreliable
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -65,7 +65,7 @@ def nps_from_counts(
         ci_low=max(-100.0, score - half),
         ci_high=min(100.0, score + half),
         confidence=confidence,
-        low_sample=n < MIN_RELIABLE_N,
+        small_sample=n < MIN_RELIABLE_N,
     )
 
 

@@ -370,17 +370,32 @@ def _cmd_impact(args: argparse.Namespace) -> int:
 
 
 def _cmd_nps(args: argparse.Namespace) -> int:
+    import json
+
     from features.dataset import QUARANTINE_FILE
     from nps_core.config import get_settings
-    from serving.analytics.nps import describe, nps_tables, plot_trend
+    from serving.analytics.nps import describe, nps_report, plot_trend, report_dict
 
-    out = get_settings().outputs_path / "nps"
+    settings = get_settings()
+    out = settings.outputs_path / "nps"
     data = _load(args.data, out / QUARANTINE_FILE)
-    tables = nps_tables(data, args.by, args.freq)
-    print(describe(data, tables, args.industry))
-    for name, frame in tables.items():
+    report = nps_report(
+        data,
+        args.by,
+        args.freq,
+        date_from=args.date_from,
+        date_to=args.date_to,
+        industry=args.industry or settings.industry,
+    )
+    print(describe(report))
+    for name, frame in report.tables.items():
         frame.to_csv(out / f"nps_by_{name}.csv", index=False)
-    print(f"trend plot: {plot_trend(tables['period'], out / 'nps_trend.png')}; tables in {out}")
+    plot = plot_trend(report.tables["period"], out / "nps_trend.png", args.freq)
+    print(f"trend plot: {plot}; tables in {out}")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report_dict(report), indent=1))
+        print(f"figures -> {args.json}")
     return 0
 
 
@@ -400,8 +415,8 @@ def _check_train(args: argparse.Namespace) -> str | None:
     return None
 
 
-def _check_impact(args: argparse.Namespace) -> str | None:
-    if args.date_to < args.date_from:
+def _check_dates(args: argparse.Namespace) -> str | None:
+    if args.date_from and args.date_to and args.date_to < args.date_from:
         return f"--to {args.date_to.isoformat()!r} is before --from {args.date_from.isoformat()!r}"
     return None
 
@@ -597,7 +612,7 @@ def build_parser() -> argparse.ArgumentParser:
         "impact",
         _cmd_impact,
         "did outreach help? called vs control customers by risk band, with intervals",
-        _check_impact,
+        _check_dates,
     )
     p.add_argument(
         "--data",
@@ -629,7 +644,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     p = command(
-        "nps", _cmd_nps, "NPS with intervals by channel, team, segment and month; trend plot"
+        "nps",
+        _cmd_nps,
+        "NPS with intervals by channel, team, segment and month; trend plot",
+        _check_dates,
     )
     p.add_argument("--data", type=data_source, required=True, help=DATA_HELP)
     p.add_argument(
@@ -641,11 +659,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--freq", type=period, default="M", help="period: M (month, default), W (week), Q (quarter)"
     )
+    p.add_argument("--from", dest="date_from", type=iso_date, help="first answer day counted")
+    p.add_argument("--to", dest="date_to", type=iso_date, help="last answer day counted")
     p.add_argument(
         "--industry",
         choices=sorted(INDUSTRIES),
-        help="compare with the industry's typical range",
+        help="compare with the industry's typical range (default NPS_RISK_INDUSTRY)",
     )
+    p.add_argument("--json", type=out_file, help="write every figure as JSON (as GET /v1/nps)")
 
     p = command("keygen", _cmd_keygen, "a new API key and the digest the server stores")
     p.add_argument("--admin", action="store_true", help="print the admin variable name")

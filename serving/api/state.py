@@ -19,7 +19,9 @@ from typing import Any, TypeVar
 from fastapi import HTTPException, Request, status
 
 from features.database import Source, open_source, reachable, read_scale
+from features.dataset import Dataset, load_dataset
 from nps_core.config import Settings
+from nps_core.errors import ConfigError
 from nps_core.scale import ScoreScale
 from serving.api.metrics import Metrics
 from serving.lists.store import Store, open_store
@@ -189,19 +191,41 @@ class LiveSource:
     scale: ScoreScale
 
 
+NO_SOURCE = (
+    "no database source: start the server with `nps-risk serve --data URL` or set NPS_RISK_DATA_URL"
+)
+
+
+def _source_url(request: Request) -> str:
+    url: str | None = request.app.state.settings.data_url
+    if url is None:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, NO_SOURCE)
+    return url
+
+
+def current_dataset(request: Request) -> Dataset:
+    """Every table of the database source, validated as a file's, read now: the manager's
+    routes answer from what is recorded at the moment they are asked (503 without a source).
+    Blocking: call it off the event loop."""
+    url = _source_url(request)
+    try:
+        with reachable(url):
+            return load_dataset(url, workers=request.app.state.settings.threads)
+    except (ConfigError, FileNotFoundError) as exc:  # down, or never filled: the log says which
+        log.error("the database source cannot be read: %s", exc)
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            "the database source cannot be read; the server log has the details",
+        ) from None
+
+
 def current_source(request: Request) -> LiveSource:
     """The database source named by ``--data URL`` / NPS_RISK_DATA_URL, opened (and its
     schema brought up to date) on first use; 503 when none is configured."""
     state = request.app.state
     live: LiveSource | None = getattr(state, "source", None)
     if live is None:
-        url = state.settings.data_url
-        if url is None:
-            raise HTTPException(
-                status.HTTP_503_SERVICE_UNAVAILABLE,
-                "no database source: start the server with `nps-risk serve --data URL` "
-                "or set NPS_RISK_DATA_URL",
-            )
+        url = _source_url(request)
         with reachable(url):
             source = open_source(url)
             live = LiveSource(source, read_scale(source))

@@ -39,15 +39,15 @@ def test_scores_are_classified_on_the_nps_scale():
     assert r.nps == pytest.approx(0.0)
 
 
-def test_low_sample_flag_below_thirty():
-    assert nps_from_counts(10, 10, 9).low_sample
-    assert not nps_from_counts(10, 10, 10).low_sample
+def test_small_sample_flag_below_thirty():
+    assert nps_from_counts(10, 10, 9).small_sample
+    assert not nps_from_counts(10, 10, 10).small_sample
     assert MIN_RELIABLE_N == 30
 
 
 def test_empty_answers_give_nan_not_zero():
     r = nps_from_counts(0, 0, 0)
-    assert r.n == 0 and math.isnan(r.nps) and r.low_sample
+    assert r.n == 0 and math.isnan(r.nps) and r.small_sample
 
 
 def test_csat_scale_uses_the_same_code():
@@ -107,7 +107,7 @@ def test_nps_by_group_in_one_call():
     by_channel = nps_by_group(surveys, "channel").set_index("channel")
     assert by_channel.loc["chat", "nps"] == pytest.approx(25.0)
     assert by_channel.loc["email", "nps"] == pytest.approx(100 * (1 - 2) / 3)
-    assert by_channel["low_sample"].all()
+    assert by_channel["small_sample"].all()
     both = nps_by_group(surveys, ["channel", "team"]).set_index(["channel", "team"])
     assert both.loc[("chat", "a"), "promoters"] == 2
     assert both.loc[("email", "b"), "n"] == 1
