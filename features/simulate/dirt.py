@@ -38,11 +38,8 @@ def _inject_dirt(
     counts = np.bincount(np.arange(n) % len(_DIRT_KINDS), minlength=len(_DIRT_KINDS))
     bad_tix = _dirty_interactions(interactions, counts[:4], rng)
     bad_surveys, source = _dirty_surveys(surveys, counts[4:], rng)
-    bad_truth = pd.DataFrame(
-        {
-            "response_id": bad_surveys["response_id"],
-            "p_detractor": truth["p_detractor"].to_numpy()[source],
-        }
+    bad_truth = (
+        truth.iloc[source].reset_index(drop=True).assign(response_id=bad_surveys["response_id"])
     )
     return (
         pd.concat([interactions, bad_tix], ignore_index=True),

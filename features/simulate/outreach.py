@@ -26,11 +26,12 @@ import numpy as np
 import pandas as pd
 
 from features.simulate._common import _DAY, _NS_PER_S, _Arrays, _sigmoid
+from features.simulate.comments import draw_comments
 from features.simulate.config import SimulationConfig, _start_ns
 from features.simulate.population import _draw_customers
 from features.simulate.risk import _PRIOR_DECAY_S, _risk_terms
 from features.simulate.simulation import Simulation, simulate
-from features.simulate.surveys import _draw_comments, _draw_invitations, _draw_scores
+from features.simulate.surveys import _draw_invitations, _draw_scores
 from features.simulate.tables import _ids, _surveys_frame
 from features.simulate.tickets import _draw_agents, _draw_interactions
 from nps_core.errors import ConfigError
@@ -96,7 +97,7 @@ class LoopWorld:
             config=config,
             history=history,
             history_answers=history.surveys[before].merge(
-                history.truth, on="response_id", how="left"
+                history.truth[["response_id", "p_detractor"]], on="response_id", how="left"
             ),
             lists_from_s=lists_from_s,
             cust=cust,
@@ -157,7 +158,7 @@ class LoopWorld:
         p = _sigmoid(untreated + np.where(reached, self.detractor_effect[c], 0.0))
         detractor = s["u_detractor"][idx] < p
         trigger = s["trigger"][idx]
-        score, reason = _draw_scores(
+        score, cause = _draw_scores(
             self.rng, self.cust, self.tix, c, trigger, s["trouble"][idx], p, detractor
         )
         first = len(self.history_answers) + 1 + sum(len(frame) for frame in self.answers)
@@ -170,7 +171,7 @@ class LoopWorld:
             "p_untreated": p0,
             "reached": reached,
             "score": score,
-            "comment": _draw_comments(self.rng, score, reason),
+            "comment": draw_comments(self.rng, score, cause),
         }
         self._remember(drawn)
         frame = self._frame(drawn)

@@ -24,6 +24,7 @@ import pandas as pd
 
 from features.dataset import write_tables
 from features.simulate._common import _DAY
+from features.simulate.comments import CAUSES
 from features.simulate.config import SimulationConfig, _start_ns
 from features.simulate.dirt import _DIRT_KINDS, _inject_dirt
 from features.simulate.population import _draw_churn, _draw_customers
@@ -39,7 +40,7 @@ class Simulation:
     interactions: pd.DataFrame
     surveys: pd.DataFrame
     customers: pd.DataFrame
-    truth: pd.DataFrame  # response_id, p_detractor
+    truth: pd.DataFrame  # response_id, p_detractor, cause (what the answer's comment tells of)
 
 
 def simulate(config: SimulationConfig) -> Simulation:
@@ -60,7 +61,11 @@ def simulate(config: SimulationConfig) -> Simulation:
     surveys = _surveys_frame(surv, tix, customer_ids, start_ns)
     customers = _customers_frame(cust, churned_at, customer_ids, start_ns)
     truth = pd.DataFrame(
-        {"response_id": surveys["response_id"], "p_detractor": surv["p"].astype(np.float64)}
+        {
+            "response_id": surveys["response_id"],
+            "p_detractor": surv["p"].astype(np.float64),
+            "cause": pd.Series(np.asarray(CAUSES)[surv["cause"]], dtype="str"),
+        }
     )
 
     n_dirt = config.dirt_rows

@@ -21,6 +21,7 @@ from features.simulate._common import (
     _group_starts,
     _sigmoid,
 )
+from features.simulate.comments import DETRACTOR_CAUSES, answer_causes, draw_comments
 from features.simulate.risk import _draw_detractors, _risk_terms
 from features.simulate.tickets import CHANNELS
 from nps_core.scale import NPS_SCALE
@@ -28,51 +29,6 @@ from nps_core.scale import NPS_SCALE
 _FATIGUE_S = 30 * _DAY
 _MAX_SEND_DELAY_S = 2 * _HOUR
 _MAX_RESPONSE_DELAY_S = int(21.5 * _HOUR)
-
-_COMMENTS_DETRACTOR = {
-    "unresolved": (
-        "My issue is still not fixed.",
-        "They closed my ticket but the problem is still there.",
-        "Nobody actually solved my problem.",
-        "Still waiting for a real fix.",
-    ),
-    "transfers": (
-        "I was passed from one agent to another.",
-        "Transferred several times and had to repeat myself every time.",
-        "Nobody owned my issue, I kept being transferred.",
-    ),
-    "escalation": (
-        "I had to escalate before anything happened.",
-        "Only got help after asking for a manager.",
-    ),
-    "waiting": (
-        "Waited far too long for a reply.",
-        "It took days to get an answer.",
-        "Way too slow, I waited for hours.",
-    ),
-    "repeat": (
-        "I had to contact you again and again for the same thing.",
-        "Third time I am reaching out about this.",
-    ),
-    "general": (
-        "Not happy with the support.",
-        "Disappointing experience overall.",
-    ),
-}
-_COMMENTS_PASSIVE = (
-    "Fine, but it took a while.",
-    "OK in the end.",
-    "Solved, though I had to explain twice.",
-    "Decent help, could be faster.",
-)
-_COMMENTS_PROMOTER = (
-    "Fast and friendly help!",
-    "Solved on the first contact, thanks.",
-    "Quick answer and the problem is fixed.",
-    "Great support, very helpful agent.",
-    "Super quick response, thank you!",
-)
-_COMMENT_SHARE = 0.65
 
 
 def _draw_surveys(
@@ -88,8 +44,8 @@ def _draw_surveys(
 
     trouble, base = _risk_terms(cust, agents, tix, c, trigger, responded)
     p, detractor = _draw_detractors(rng, c, responded, base)
-    score, reason = _draw_scores(rng, cust, tix, c, trigger, trouble, p, detractor)
-    comment = _draw_comments(rng, score, reason)
+    score, cause = _draw_scores(rng, cust, tix, c, trigger, trouble, p, detractor)
+    comment = draw_comments(rng, score, cause)
     return {
         "c": c,
         "trigger": trigger,
@@ -97,6 +53,7 @@ def _draw_surveys(
         "p": p,
         "score": score,
         "comment": comment,
+        "cause": cause,
     }
 
 
@@ -152,7 +109,9 @@ def _draw_scores(
     p: np.ndarray,
     detractor: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Score 0-10 consistent with the Detractor draw, and the main reason for a comment."""
+    """Score 0-10 consistent with the Detractor draw, and the cause its comment tells of
+    (an index into comments.CAUSES): for a Detractor the worst thing that happened on the
+    triggering ticket, one in five drawn at random instead (people mention other things)."""
     m = c.size
     drop = np.floor(rng.exponential(0.8 + 2.5 * p, m))
     low = NPS_SCALE.detractor_max - np.minimum(drop, NPS_SCALE.detractor_max - NPS_SCALE.low)
@@ -162,41 +121,22 @@ def _draw_scores(
     high = np.where(promoter, NPS_SCALE.promoter_min + top, NPS_SCALE.promoter_min - 2 + top)
     score = np.where(detractor, low, high).astype(np.int64)
 
-    reasons = tuple(_COMMENTS_DETRACTOR)
+    slow = tix["slow_frt"][t] | tix["long_resolution"][t]
+    repeat = tix["contacts"][t] > 1
     reason = np.select(
         [
             ~tix["fixed"][t],
-            tix["transfers"][t] >= 2,
-            tix["escalated"][t],
-            tix["slow_frt"][t] | tix["long_resolution"][t],
-            tix["contacts"][t] > 1,
+            (tix["transfers"][t] >= 2) | tix["escalated"][t],
+            tix["sentiment"][t] <= -0.5,  # fixed, yet the exchange itself went badly
+            slow,
+            repeat,
         ],
-        [reasons.index(k) for k in ("unresolved", "transfers", "escalation", "waiting", "repeat")],
-        default=reasons.index("general"),
+        [
+            DETRACTOR_CAUSES.index(k)
+            for k in ("unresolved", "transferred", "rude", "slow", "repeat")
+        ],
+        default=DETRACTOR_CAUSES.index("general"),
     )
     shuffled = rng.random(m) < 0.2
-    reason = np.where(shuffled, rng.integers(0, len(reasons), m), reason)
-    return score, reason
-
-
-def _draw_comments(rng: np.random.Generator, score: np.ndarray, reason: np.ndarray) -> np.ndarray:
-    """Index into _comment_texts() per answer, -1 for no comment."""
-    texts_by_reason = [len(v) for v in _COMMENTS_DETRACTOR.values()]
-    offsets = np.concatenate(([0], np.cumsum(texts_by_reason)))
-    u = rng.random(score.size)
-    detractor_pick = offsets[reason] + (u * np.asarray(texts_by_reason)[reason]).astype(np.int64)
-    passive_pick = offsets[-1] + (u * len(_COMMENTS_PASSIVE)).astype(np.int64)
-    promoter_pick = (
-        offsets[-1] + len(_COMMENTS_PASSIVE) + (u * len(_COMMENTS_PROMOTER)).astype(np.int64)
-    )
-    pick = np.select(
-        [score <= NPS_SCALE.detractor_max, score < NPS_SCALE.promoter_min],
-        [detractor_pick, passive_pick],
-        default=promoter_pick,
-    )
-    return np.where(rng.random(score.size) < _COMMENT_SHARE, pick, -1)
-
-
-def _comment_texts() -> tuple[str, ...]:
-    detractor = tuple(text for texts in _COMMENTS_DETRACTOR.values() for text in texts)
-    return detractor + _COMMENTS_PASSIVE + _COMMENTS_PROMOTER
+    reason = np.where(shuffled, rng.integers(0, len(DETRACTOR_CAUSES), m), reason)
+    return score, answer_causes(reason, score, slow, repeat)

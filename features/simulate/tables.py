@@ -8,8 +8,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from features.simulate._common import _NS_PER_S, _Arrays
+from features.simulate.comments import comment_texts
 from features.simulate.population import PLANS, REGIONS, SEGMENTS
-from features.simulate.surveys import _comment_texts
 from features.simulate.tickets import _AGENTS_PER_TEAM, CATEGORIES, CHANNELS, TEAMS
 from nps_core.contracts import CUSTOMERS, INTERACTIONS, SURVEYS
 
@@ -55,7 +55,7 @@ def _surveys_frame(
         "customer_id": _labels(surv["c"], customer_ids),
         "responded_at": _timestamps(surv["responded"], start_ns),
         "score": pd.array(surv["score"], dtype="Int64"),
-        "comment": _labels(comment, pa.array(_comment_texts()), missing=comment < 0),
+        "comment": _labels(comment, pa.array(comment_texts()), missing=comment < 0),
         "interaction_id": _str(_ids("I", surv["trigger"] + 1, width=_id_width(tix["c"].size))),
         "channel": _labels(tix["channel"][surv["trigger"]], pa.array(CHANNELS)),
     }

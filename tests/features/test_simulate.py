@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -64,7 +65,7 @@ def test_columns_and_dtypes_follow_the_contracts(dirt_rows: int | None) -> None:
         assert tuple(frame.columns) == contract.names, name
         for column in contract.columns:
             assert frame[column.name].dtype == EXPECTED_DTYPE[column.kind], (name, column.name)
-    assert list(sim.truth.columns) == ["response_id", "p_detractor"]
+    assert list(sim.truth.columns) == ["response_id", "p_detractor", "cause"]
     assert sim.truth["response_id"].dtype == EXPECTED_DTYPE["str"]
     assert sim.truth["p_detractor"].dtype == np.dtype("float64")
 
@@ -212,7 +213,30 @@ def test_comments_match_the_score(medium: Simulation) -> None:
     promoters = surveys.loc[surveys["score"] >= 9, "comment"]
     detractors = surveys.loc[surveys["score"] <= 6, "comment"]
     assert set(promoters).isdisjoint(set(detractors))
-    assert detractors.str.contains("wait|transferred|not fixed|again", case=False).mean() > 0.3
+    assert detractors.str.contains("wait|transfer|not|again|rude", case=False).mean() > 0.3
+
+
+def test_each_comment_tells_of_its_recorded_cause(medium: Simulation) -> None:
+    """The cause in truth is the experience behind the score: a Detractor's comes from the
+    triggering ticket (four in five), a Promoter's is praise; each text is one of its cause's."""
+    from features.simulate.comments import _CORES, CAUSES
+
+    answers = medium.surveys.merge(medium.truth, on="response_id")
+    assert set(answers["cause"]) <= set(CAUSES)
+    assert (answers.loc[answers["score"] >= 9, "cause"] == "praise").all()
+    assert not (answers.loc[answers["score"] <= 8, "cause"] == "praise").any()
+    tickets = medium.interactions.drop_duplicates("interaction_id").set_index("interaction_id")
+    detractors = answers[answers["score"] <= 6].merge(
+        tickets, left_on="interaction_id", right_index=True, how="left", suffixes=("", "_t")
+    )
+    unfixed = detractors["resolved_at"].isna() | ~detractors["first_contact_resolved"].astype(bool)
+    assert (detractors.loc[unfixed, "cause"] == "unresolved").mean() > 0.3
+    with_comment = answers.dropna(subset=["comment"])
+    for cause, texts in with_comment.groupby("cause")["comment"]:
+        starts = "|".join(
+            re.escape(c.lower()[:6]) for (k, _), cs in _CORES.items() if k == cause for c in cs
+        )
+        assert texts.str.lower().str.contains(starts).mean() > 0.8, cause
 
 
 def test_truth_uses_only_what_happened_before_the_answer() -> None:
