@@ -399,6 +399,38 @@ def _cmd_nps(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_themes(args: argparse.Namespace) -> int:
+    import json
+
+    from features.dataset import QUARANTINE_FILE
+    from nps_core.config import get_settings
+    from serving.analytics.taxonomy import load_taxonomy
+    from serving.analytics.themes import describe_themes, plot_impact, themes_dict, themes_report
+
+    settings = get_settings()
+    out = settings.outputs_path / "themes"
+    taxonomy = load_taxonomy(args.taxonomy)
+    data = _load(args.data, out / QUARANTINE_FILE)
+    report = themes_report(
+        data,
+        taxonomy,
+        freq=args.freq,
+        date_from=args.date_from,
+        date_to=args.date_to,
+        min_count=args.min_count,
+        bootstrap=args.bootstrap,
+        seed=settings.random_state,
+    )
+    print(describe_themes(report))
+    plot = args.json.with_name(f"{args.json.stem}-impact.png") if args.json else out / "impact.png"
+    print(f"impact plot: {plot_impact(report, plot)}")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(themes_dict(report), indent=1, ensure_ascii=False))
+        print(f"themes and assignments -> {args.json}")
+    return 0
+
+
 def _check_train(args: argparse.Namespace) -> str | None:
     if bool(args.data) == bool(args.table):
         return "give either --data DIR or --table FILE" + (" (not both)" if args.data else "")
@@ -431,6 +463,15 @@ def _check_simulate_loop(args: argparse.Namespace) -> str | None:
             f"{args.start.isoformat()!r} and before the simulation ends ({end.isoformat()})"
         )
     return None
+
+
+def _answer_window(p: argparse.ArgumentParser) -> None:
+    """The trend's period and the days of answers counted (checked by _check_dates)."""
+    p.add_argument(
+        "--freq", type=period, default="M", help="period: M (month, default), W (week), Q (quarter)"
+    )
+    p.add_argument("--from", dest="date_from", type=iso_date, help="first answer day counted")
+    p.add_argument("--to", dest="date_to", type=iso_date, help="last answer day counted")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -656,17 +697,42 @@ def build_parser() -> argparse.ArgumentParser:
         default=["channel", "team", "segment"],
         choices=["channel", "team", "segment", "region", "plan"],
     )
-    p.add_argument(
-        "--freq", type=period, default="M", help="period: M (month, default), W (week), Q (quarter)"
-    )
-    p.add_argument("--from", dest="date_from", type=iso_date, help="first answer day counted")
-    p.add_argument("--to", dest="date_to", type=iso_date, help="last answer day counted")
+    _answer_window(p)
     p.add_argument(
         "--industry",
         choices=sorted(INDUSTRIES),
         help="compare with the industry's typical range (default NPS_RISK_INDUSTRY)",
     )
     p.add_argument("--json", type=out_file, help="write every figure as JSON (as GET /v1/nps)")
+
+    p = command(
+        "themes",
+        _cmd_themes,
+        "themes of survey comments and their NPS impact (taxonomy + proposed topics)",
+        _check_dates,
+    )
+    p.add_argument("--data", type=data_source, required=True, help=DATA_HELP)
+    p.add_argument(
+        "--json", type=out_file, help="write every theme and each comment's themes as JSON"
+    )
+    _answer_window(p)
+    p.add_argument(
+        "--min-count",
+        type=positive_int,
+        default=30,
+        help="themes with fewer comments are flagged, not ranked (default 30)",
+    )
+    p.add_argument(
+        "--bootstrap",
+        type=positive_int,
+        default=200,
+        help="bootstrap resamples for each impact's interval (default 200)",
+    )
+    p.add_argument(
+        "--taxonomy",
+        type=input_file,
+        help="a taxonomy TOML of your own (default: the shipped support taxonomy)",
+    )
 
     p = command("keygen", _cmd_keygen, "a new API key and the digest the server stores")
     p.add_argument("--admin", action="store_true", help="print the admin variable name")

@@ -83,3 +83,58 @@ class NpsOut(BaseModel):
     industry: IndustryOut | None = Field(description="null unless NPS_RISK_INDUSTRY is set")
 
     model_config = {"populate_by_name": True}
+
+
+class TaxonomyOut(BaseModel):
+    name: str
+    version: int
+
+
+class ThemeTrendOut(NpsFigureOut):
+    period: str
+    volume: int = Field(description="comments of the period mentioning the theme")
+    comments: int = Field(description="comments of the period")
+    share_of_comments: float | None
+
+
+class ThemeOut(BaseModel):
+    key: str = Field(description="the taxonomy's key, or proposed_N for a proposed topic")
+    label: str
+    source: Literal["taxonomy", "proposed"]
+    top_terms: list[str]
+    volume: int = Field(description="comments mentioning the theme")
+    share_of_comments: float | None
+    nps: NpsFigureOut = Field(description="NPS of the answers mentioning the theme")
+    impact: float | None = Field(
+        description="NPS(all answers) - NPS(answers not mentioning the theme), points"
+    )
+    impact_ci_low: float | None = Field(description="95% bootstrap interval")
+    impact_ci_high: float | None
+    detractor_share: float | None = Field(
+        description="share of Detractors' comments that mention the theme"
+    )
+    promoter_share: float | None = Field(description="the same among Promoters' comments")
+    trend: list[ThemeTrendOut]
+    examples: list[str] = Field(description="up to three comments")
+    ranked: bool = Field(description="false under min_count comments: flagged, not ranked")
+    rank: int | None = Field(description="1 = the most negative impact")
+    flag: str | None
+
+
+class AssignmentOut(BaseModel):
+    response_id: str
+    themes: list[str]
+
+
+class ThemesOut(BaseModel):
+    taxonomy: TaxonomyOut
+    period: PeriodName
+    answers: int
+    comments: int
+    overall: NpsFigureOut
+    min_count: int
+    bootstrap: int
+    seed: int
+    impact_formula: str
+    themes: list[ThemeOut] = Field(description="ranked first (most negative impact first)")
+    assignments: list[AssignmentOut] = Field(description="every comment's themes")

@@ -130,6 +130,7 @@ DATA_COMMANDS = {
     "score": "",
     "impact": "--from 2026-01-01 --to 2026-01-31",
     "nps": "",
+    "themes": "",
     "load": "",
 }
 BAD_DATA = {  # placeholder -> what the answer says
@@ -266,6 +267,18 @@ CATALOGUE = [
         ("--data {data} --freq month", "--freq", "month"),
         ("--data {data} --by nothing", "--by", "nothing"),
         ("--data {data} --industry mars", "--industry", "mars"),
+        ("--data {data} --from 2026-02-30", "--from", "2026-02-30"),
+        ("--data {data} --from 2026-03-01 --to 2026-02-01", "--to", "2026-02-01"),
+        ("--data {data} --json {dir}", "--json", "{dir}"),
+    ),
+    *_cases(
+        "themes",
+        ("--data {data} --freq year", "--freq", "year"),
+        ("--data {data} --min-count 0", "--min-count", "0"),
+        ("--data {data} --bootstrap many", "--bootstrap", "many"),
+        ("--data {data} --to 2026-01-01 --from 2026-02-01", "--to", "2026-01-01"),
+        ("--data {data} --taxonomy {new}/none.toml", "--taxonomy", "{new}/none.toml"),
+        ("--data {data} --json {dir}", "--json", "{dir}"),
     ),
     *_cases(
         "serve",

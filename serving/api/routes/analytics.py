@@ -1,5 +1,6 @@
-"""The CX manager's figures over HTTP: NPS by group and period (GET /v1/nps). Each route reads
-the database source as recorded now and answers what the matching command prints."""
+"""The CX manager's figures over HTTP: NPS by group and period (GET /v1/nps), comment themes
+and their NPS impact (GET /v1/themes). Each route reads the database source as recorded now
+and answers what the matching command writes with --json."""
 
 from __future__ import annotations
 
@@ -12,12 +13,20 @@ from starlette.concurrency import run_in_threadpool
 
 from nps_core.industry import INDUSTRIES
 from serving.analytics.nps import PERIODS, nps_report, report_dict
+from serving.analytics.taxonomy import load_taxonomy
+from serving.analytics.themes import BOOTSTRAP, MIN_COUNT, themes_dict, themes_report
 from serving.api.auth import ApiKey
 from serving.api.errors import ERRORS
-from serving.api.schemas_analytics import GroupName, NpsOut, PeriodName
+from serving.api.schemas_analytics import GroupName, NpsOut, PeriodName, ThemesOut
 from serving.api.state import current_dataset
 
 router = APIRouter()
+
+PeriodQuery = Annotated[PeriodName, Query(description="the trend's period")]
+FromQuery = Annotated[
+    date | None, Query(alias="from", description="first answer day counted (UTC)")
+]
+ToQuery = Annotated[date | None, Query(alias="to", description="last answer day counted (UTC)")]
 
 
 def refuse(parameter: str, message: str) -> RequestValidationError:
@@ -37,13 +46,9 @@ async def nps(
     request: Request,
     _key: ApiKey,
     by: Annotated[GroupName, Query(description="the breakdown")] = "channel",
-    period: Annotated[PeriodName, Query(description="the trend's period")] = "month",
-    date_from: Annotated[
-        date | None, Query(alias="from", description="first answer day counted (UTC)")
-    ] = None,
-    date_to: Annotated[
-        date | None, Query(alias="to", description="last answer day counted")
-    ] = None,
+    period: PeriodQuery = "month",
+    date_from: FromQuery = None,
+    date_to: ToQuery = None,
     industry: Annotated[
         str | None,
         Query(
@@ -68,5 +73,43 @@ async def nps(
             data, [by], PERIODS[period], date_from=date_from, date_to=date_to, industry=chosen
         )
         return NpsOut.model_validate(report_dict(report))
+
+    return await run_in_threadpool(work)
+
+
+@router.get("/v1/themes", response_model=ThemesOut, responses=ERRORS, tags=["analytics"])
+async def themes(
+    request: Request,
+    _key: ApiKey,
+    period: PeriodQuery = "month",
+    date_from: FromQuery = None,
+    date_to: ToQuery = None,
+    min_count: Annotated[
+        int, Query(ge=1, le=100_000, description="fewer comments: flagged, not ranked")
+    ] = MIN_COUNT,
+    bootstrap: Annotated[
+        int, Query(ge=1, le=1000, description="resamples for each impact's interval")
+    ] = BOOTSTRAP,
+) -> ThemesOut:
+    """Themes of the survey comments (the shipped support taxonomy, plus topics TF-IDF + NMF
+    proposes among comments it misses), each with volume, theme NPS, impact = NPS(all) -
+    NPS(without the theme) and its bootstrap interval, trend, Detractor and Promoter
+    shares and three examples; ``assignments`` gives every comment's themes. The same
+    figures as `nps-risk themes --json`."""
+    checked_dates(date_from, date_to)
+    settings = request.app.state.settings
+
+    def work() -> ThemesOut:
+        report = themes_report(
+            current_dataset(request),
+            load_taxonomy(),
+            freq=PERIODS[period],
+            date_from=date_from,
+            date_to=date_to,
+            min_count=min_count,
+            bootstrap=bootstrap,
+            seed=settings.random_state,
+        )
+        return ThemesOut.model_validate(themes_dict(report))
 
     return await run_in_threadpool(work)

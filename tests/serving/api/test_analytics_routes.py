@@ -4,6 +4,8 @@ parameters answer 422 naming the parameter; no source, 503; no key, 401."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from features.dataset import load_dataset
@@ -116,3 +118,37 @@ def test_the_openapi_page_documents_the_routes(client):
     nps = paths["/v1/nps"]["get"]
     assert {p["name"] for p in nps["parameters"]} >= {"by", "period", "from", "to"}
     assert {"200", "401", "422", "503"} <= set(nps["responses"])
+    themes = paths["/v1/themes"]["get"]
+    assert {p["name"] for p in themes["parameters"]} >= {"period", "from", "to", "min_count"}
+
+
+def test_themes_answers_the_commands_figures(client, source):
+    from serving.analytics.taxonomy import load_taxonomy
+    from serving.analytics.themes import themes_dict, themes_report
+
+    answer = client.get(
+        "/v1/themes", params={"period": "quarter", "bootstrap": 30, "min_count": 25}
+    )
+    assert answer.status_code == 200, answer.text
+    got = answer.json()
+    want = themes_dict(
+        themes_report(source[1], load_taxonomy(), freq="Q", min_count=25, bootstrap=30, seed=42)
+    )
+    assert got == json.loads(json.dumps(want))
+    assert got["taxonomy"]["name"] == "support" and got["period"] == "quarter"
+    assert {a["response_id"] for a in got["assignments"]} <= set(source[1].surveys["response_id"])
+
+
+@pytest.mark.parametrize(
+    ("params", "parameter"),
+    [
+        ({"min_count": 0}, "min_count"),
+        ({"bootstrap": 5000}, "bootstrap"),
+        ({"period": "year"}, "period"),
+        ({"from": "2026-06-01", "to": "2026-05-01"}, "to"),
+    ],
+)
+def test_themes_refuses_bad_parameters_naming_them(client, params, parameter):
+    answer = client.get("/v1/themes", params=params)
+    assert answer.status_code == 422
+    assert answer.json()["detail"][0]["loc"] == ["query", parameter]
