@@ -431,6 +431,34 @@ def _cmd_themes(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_drivers(args: argparse.Namespace) -> int:
+    import json
+
+    from features.dataset import QUARANTINE_FILE
+    from nps_core.config import get_settings
+    from serving.analytics.drivers import describe_drivers, drivers_dict, drivers_report
+    from serving.predictor import ServingModel
+    from training.registry import CHAMPION, load_model
+
+    settings = get_settings()
+    data = _load(args.data, settings.outputs_path / "drivers" / QUARANTINE_FILE)
+    try:
+        model: ServingModel | None = ServingModel(load_model(settings, CHAMPION))
+    except NpsRiskError as exc:  # no champion yet: the plain table still answers
+        print(f"no model's view (SHAP): {one_line(str(exc))}")
+        model = None
+    try:
+        report = drivers_report(data, model, args.team)
+    except ValueError as exc:  # a team with no answers
+        raise NpsRiskError(f"--team: {exc}") from None
+    print(describe_drivers(report))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(drivers_dict(report), indent=1))
+        print(f"figures -> {args.json}")
+    return 0
+
+
 def _check_train(args: argparse.Namespace) -> str | None:
     if bool(args.data) == bool(args.table):
         return "give either --data DIR or --table FILE" + (" (not both)" if args.data else "")
@@ -733,6 +761,15 @@ def build_parser() -> argparse.ArgumentParser:
         type=input_file,
         help="a taxonomy TOML of your own (default: the shipped support taxonomy)",
     )
+
+    p = command(
+        "drivers",
+        _cmd_drivers,
+        "which support behaviours go with Detractors, overall and per team, for coaching",
+    )
+    p.add_argument("--data", type=data_source, required=True, help=DATA_HELP)
+    p.add_argument("--team", help="one team's figures against the rest")
+    p.add_argument("--json", type=out_file, help="write every figure as JSON")
 
     p = command("keygen", _cmd_keygen, "a new API key and the digest the server stores")
     p.add_argument("--admin", action="store_true", help="print the admin variable name")

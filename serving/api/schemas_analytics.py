@@ -138,3 +138,75 @@ class ThemesOut(BaseModel):
     impact_formula: str
     themes: list[ThemeOut] = Field(description="ranked first (most negative impact first)")
     assignments: list[AssignmentOut] = Field(description="every comment's themes")
+
+
+class RateOut(BaseModel):
+    n: int
+    detractors: int
+    rate: float | None = Field(description="Detractor rate")
+    ci_low: float | None = Field(description="95% Wilson interval")
+    ci_high: float | None
+
+
+class DifferenceOut(BaseModel):
+    difference: float | None = Field(description="rate with - rate without (team - rest)")
+    difference_ci_low: float | None = Field(description="95% Newcombe interval")
+    difference_ci_high: float | None
+    p_value: float | None
+
+
+class AssociationOut(DifferenceOut):
+    behaviour: Literal["first_contact_failed", "slow_first_response", "transferred"]
+    label: str
+    with_: RateOut = Field(alias="with", description="answers whose ticket had the behaviour")
+    without: RateOut
+    groups: list[str] = Field(description="what 'with' and 'without' are called")
+
+    model_config = {"populate_by_name": True}
+
+
+class ShapOut(BaseModel):
+    family: str = Field(description="feature family (windows and statistics summed)")
+    behaviour: bool = Field(description="something support does (coachable), not context")
+    label: str
+    mean_shap: float | None = Field(description="mean contribution to the log-odds of a Detractor")
+    mean_abs_shap: float | None
+    rest_mean_shap: float | None = Field(default=None, description="the other teams' mean")
+    difference: float | None = Field(default=None, description="the team's mean - the rest's")
+
+
+class BehaviourShareOut(DifferenceOut):
+    behaviour: str
+    team: RateOut = Field(description="here 'detractors' counts tickets with the behaviour")
+    rest: RateOut
+
+
+class TeamDriversOut(DifferenceOut):
+    team: str
+    team_rate: RateOut = Field(description="the team's Detractor rate")
+    rest_rate: RateOut = Field(description="the other teams' together")
+    behaviour_shares: list[BehaviourShareOut]
+    focus: str | None = Field(description="the behaviour the team's tickets show clearly more")
+    coaching: str
+
+
+class ModelRefOut(BaseModel):
+    name: str
+    version: str
+
+
+class DriversOut(BaseModel):
+    team: str | None
+    answers: int
+    detractors: int
+    detractor_rate: float | None
+    detractor_rate_ci_low: float | None
+    detractor_rate_ci_high: float | None
+    model: ModelRefOut | None = Field(description="null: no model loaded, no SHAP view")
+    slow_first_response_hours: dict[str, float] = Field(
+        description="per channel, the first-response time above which a response is slow"
+    )
+    associations: list[AssociationOut]
+    shap: list[ShapOut] | None
+    teams: list[TeamDriversOut] = Field(description="every team against the rest")
+    note: str

@@ -17,11 +17,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from statsmodels.stats.proportion import (
-    confint_proportions_2indep,
-    proportion_confint,
-    test_proportions_2indep,
-)
+
+from nps_core.proportions import Comparison, compare
 
 Z95 = 1.959963984540054
 MIN_ANSWERS = 30  # fewer answers than this in an arm: too early to say anything
@@ -29,80 +26,9 @@ PROPENSITY_FLOOR = 0.05  # trimming: no answer stands for more than 1 / 0.05 = 2
 MIN_PROPENSITY_ROWS = 20  # a stratum this small gets its raw answer rate as propensity
 
 
-@dataclass(frozen=True)
-class Comparison:
-    """One outcome, treatment vs control: counts, rates with Wilson intervals, and the
-    difference (treatment - control) with Newcombe's interval and a two-sided p-value."""
-
-    events_treatment: int
-    n_treatment: int
-    events_control: int
-    n_control: int
-    rate_treatment: float
-    rate_treatment_low: float
-    rate_treatment_high: float
-    rate_control: float
-    rate_control_low: float
-    rate_control_high: float
-    effect: float
-    ci_low: float
-    ci_high: float
-    p_value: float
-
-    def as_dict(self) -> dict[str, Any]:
-        return {k: _finite(v) for k, v in self.__dict__.items()}
-
-
 def _finite(value: float | int) -> float | int | None:
     """JSON has no NaN: a figure that cannot be computed is null."""
     return None if isinstance(value, float) and not math.isfinite(value) else value
-
-
-def wilson(events: int, n: int) -> tuple[float, float, float]:
-    """Rate and its 95% Wilson interval (NaN without observations)."""
-    if n == 0:
-        return math.nan, math.nan, math.nan
-    low, high = proportion_confint(events, n, alpha=0.05, method="wilson")
-    return events / n, float(low), float(high)
-
-
-def compare(events_t: int, n_t: int, events_c: int, n_c: int) -> Comparison:
-    """Treatment vs control on one binary outcome (statsmodels' Newcombe interval)."""
-    rt, rt_low, rt_high = wilson(events_t, n_t)
-    rc, rc_low, rc_high = wilson(events_c, n_c)
-    if n_t == 0 or n_c == 0:
-        effect = low = high = p_value = math.nan
-    else:
-        effect = rt - rc
-        low, high = (
-            float(v)
-            for v in confint_proportions_2indep(
-                events_t, n_t, events_c, n_c, method="newcomb", compare="diff", alpha=0.05
-            )
-        )
-        both_degenerate = events_t + events_c in (0, n_t + n_c)
-        with np.errstate(divide="ignore", invalid="ignore"):  # its ratio when a rate is 0
-            p_value = (
-                1.0
-                if both_degenerate
-                else float(test_proportions_2indep(events_t, n_t, events_c, n_c).pvalue)
-            )
-    return Comparison(
-        int(events_t),
-        int(n_t),
-        int(events_c),
-        int(n_c),
-        rt,
-        rt_low,
-        rt_high,
-        rc,
-        rc_low,
-        rc_high,
-        effect,
-        low,
-        high,
-        p_value,
-    )
 
 
 def compare_frame(frame: pd.DataFrame, outcome: str) -> Comparison:

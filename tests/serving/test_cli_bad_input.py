@@ -131,6 +131,7 @@ DATA_COMMANDS = {
     "impact": "--from 2026-01-01 --to 2026-01-31",
     "nps": "",
     "themes": "",
+    "drivers": "",
     "load": "",
 }
 BAD_DATA = {  # placeholder -> what the answer says
@@ -279,6 +280,11 @@ CATALOGUE = [
         ("--data {data} --to 2026-01-01 --from 2026-02-01", "--to", "2026-01-01"),
         ("--data {data} --taxonomy {new}/none.toml", "--taxonomy", "{new}/none.toml"),
         ("--data {data} --json {dir}", "--json", "{dir}"),
+    ),
+    *_cases(
+        "drivers",
+        ("--data {data} --json {dir}", "--json", "{dir}"),
+        ("--team billing", "--data", None),
     ),
     *_cases(
         "serve",

@@ -1,5 +1,6 @@
 """The CX manager's figures over HTTP: NPS by group and period (GET /v1/nps), comment themes
-and their NPS impact (GET /v1/themes). Each route reads the database source as recorded now
+and their NPS impact (GET /v1/themes), support behaviours that go with Detractors by team
+(GET /v1/drivers). Each route reads the database source as recorded now
 and answers what the matching command writes with --json."""
 
 from __future__ import annotations
@@ -12,12 +13,13 @@ from fastapi.exceptions import RequestValidationError
 from starlette.concurrency import run_in_threadpool
 
 from nps_core.industry import INDUSTRIES
+from serving.analytics.drivers import drivers_dict, drivers_report
 from serving.analytics.nps import PERIODS, nps_report, report_dict
 from serving.analytics.taxonomy import load_taxonomy
 from serving.analytics.themes import BOOTSTRAP, MIN_COUNT, themes_dict, themes_report
 from serving.api.auth import ApiKey
 from serving.api.errors import ERRORS
-from serving.api.schemas_analytics import GroupName, NpsOut, PeriodName, ThemesOut
+from serving.api.schemas_analytics import DriversOut, GroupName, NpsOut, PeriodName, ThemesOut
 from serving.api.state import current_dataset
 
 router = APIRouter()
@@ -111,5 +113,31 @@ async def themes(
             seed=settings.random_state,
         )
         return ThemesOut.model_validate(themes_dict(report))
+
+    return await run_in_threadpool(work)
+
+
+@router.get("/v1/drivers", response_model=DriversOut, responses=ERRORS, tags=["analytics"])
+async def drivers(
+    request: Request,
+    _key: ApiKey,
+    team: Annotated[
+        str | None, Query(max_length=200, description="one team against the rest; none: all")
+    ] = None,
+) -> DriversOut:
+    """Which support behaviours go with Detractor answers, for coaching: the Detractor rate
+    when first contact failed vs succeeded, slow vs fast first response, transferred vs not
+    (Wilson intervals, Newcombe for the difference), the served model's mean SHAP by feature
+    family on the answers, and every team against the rest. Associations, not causes: a
+    team's gap is a place to look, not a verdict. Without a model loaded, ``shap`` is null.
+    The same figures as `nps-risk drivers --json`."""
+    model = request.app.state.holder.current
+
+    def work() -> DriversOut:
+        try:
+            report = drivers_report(current_dataset(request), model, team)
+        except ValueError as exc:  # a team with no answers
+            raise refuse("team", str(exc)) from None
+        return DriversOut.model_validate(drivers_dict(report))
 
     return await run_in_threadpool(work)

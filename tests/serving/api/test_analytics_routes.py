@@ -152,3 +152,28 @@ def test_themes_refuses_bad_parameters_naming_them(client, params, parameter):
     answer = client.get("/v1/themes", params=params)
     assert answer.status_code == 422
     assert answer.json()["detail"][0]["loc"] == ["query", parameter]
+
+
+def test_drivers_without_a_model_give_the_plain_table(client, source):
+    from serving.analytics.drivers import drivers_dict, drivers_report
+
+    got = client.get("/v1/drivers").json()
+    assert got == json.loads(json.dumps(drivers_dict(drivers_report(source[1]))))
+    assert got["shap"] is None and got["model"] is None and got["teams"]
+    bad = client.get("/v1/drivers", params={"team": "nobody"})
+    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["query", "team"]
+
+
+def test_drivers_with_the_champion_add_its_shap(source, serving_settings):
+    from serving.analytics.drivers import drivers_dict, drivers_report
+    from serving.api.state import build_serving_model
+
+    settings = serving_settings.model_copy(
+        update={"api_keys": digest(USER_KEY), "data_url": source[0]}
+    )
+    with InProcessClient(create_app(settings), headers=AUTH) as c:
+        answer = c.get("/v1/drivers", params={"team": "billing"})
+    assert answer.status_code == 200, answer.text
+    want = drivers_dict(drivers_report(source[1], build_serving_model(serving_settings), "billing"))
+    assert answer.json() == json.loads(json.dumps(want))
+    assert answer.json()["shap"] and answer.json()["model"]["version"]

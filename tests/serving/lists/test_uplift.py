@@ -11,15 +11,13 @@ from hypothesis import strategies as st
 from statsmodels.stats.proportion import confint_proportions_2indep
 from statsmodels.stats.proportion import test_proportions_2indep as sm_test_2indep
 
+from nps_core.proportions import Comparison, compare, wilson
 from serving.lists.uplift import (
-    Comparison,
     band_verdict,
-    compare,
     qini_coefficient,
     qini_curve,
     summary_verdict,
     weighted_detractor_effect,
-    wilson,
 )
 
 
