@@ -436,7 +436,12 @@ def _cmd_drivers(args: argparse.Namespace) -> int:
 
     from features.dataset import QUARANTINE_FILE
     from nps_core.config import get_settings
-    from serving.analytics.drivers import describe_drivers, drivers_dict, drivers_report
+    from serving.analytics.drivers import (
+        describe_drivers,
+        drivers_dict,
+        drivers_report,
+        plot_teams,
+    )
     from serving.predictor import ServingModel
     from training.registry import CHAMPION, load_model
 
@@ -452,6 +457,10 @@ def _cmd_drivers(args: argparse.Namespace) -> int:
     except ValueError as exc:  # a team with no answers
         raise NpsRiskError(f"--team: {exc}") from None
     print(describe_drivers(report))
+    plot = args.json.with_name(f"{args.json.stem}-teams.png") if args.json else None
+    print(
+        f"teams plot: {plot_teams(report, plot or settings.outputs_path / 'drivers' / 'teams.png')}"
+    )
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(drivers_dict(report), indent=1))

@@ -1,1 +1,2 @@
-"""NPS analytics for managers: NPS by group and period (comment themes and monitoring later)."""
+"""The CX manager's figures as pure functions over a Dataset: NPS by group and period,
+comment themes with their NPS impact, drivers for coaching (monitoring later)."""

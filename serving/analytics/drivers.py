@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -348,3 +349,32 @@ def describe_drivers(report: DriversReport) -> str:
     for t in data["teams"]:
         lines.append(f"  {t['coaching']}")
     return "\n".join(lines)
+
+
+def plot_teams(report: DriversReport, path: Path) -> Path:
+    """Each team's Detractor rate with its Wilson interval against all answers' rate."""
+    from matplotlib.figure import Figure
+
+    teams = report.teams
+    fig = Figure(figsize=(8, 0.4 * max(len(teams), 2) + 1.3), dpi=110)
+    ax = fig.add_subplot()
+    y = np.arange(len(teams))[::-1]
+    rate = np.array([t["vs_rest"].rate_treatment for t in teams])
+    low = np.array([t["vs_rest"].rate_treatment_low for t in teams])
+    high = np.array([t["vs_rest"].rate_treatment_high for t in teams])
+    ax.errorbar(rate, y, xerr=[rate - low, high - rate], fmt="o", capsize=3)
+    overall = sum(t["vs_rest"].events_treatment for t in teams) / max(
+        sum(t["vs_rest"].n_treatment for t in teams), 1
+    )
+    ax.axvline(overall, color="grey", linewidth=0.8, label=f"all answers {overall:.0%}")
+    ax.set_yticks(
+        y, [f"{t['team'][:30]} (n={t['vs_rest'].n_treatment})" for t in teams], fontsize=8
+    )
+    ax.xaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
+    ax.set_xlabel("Detractor rate (95% Wilson interval)")
+    ax.set_title("Detractor rate by team: a place to look, not a verdict")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    return path

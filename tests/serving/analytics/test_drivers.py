@@ -144,6 +144,7 @@ def test_the_command_without_a_champion_still_gives_the_table(
     assert "no model's view (SHAP)" in captured.out and "slow" in captured.out
     written = json.loads((tmp_path / "d.json").read_text())
     assert written["shap"] is None and written["team"] == "social"
+    assert (tmp_path / "d-teams.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert captured.err.strip().endswith(
         "teams: accounts, billing, enterprise, general, social, technical"
     )
