@@ -3,7 +3,8 @@
 ``serving -> training.registry, features, nps_core``; ``training -> features, nps_core``;
 ``features -> nps_core``; ``nps_core`` -> nothing of ours. ``serving.cli`` is the one
 composition root and may import anything. Inside ``serving``, each concern leans only on
-the ones below it: the model hot path, then analytics, then the daily list, then the API.
+the ones below it: the model hot path, then analytics, then the daily list, then the dashboard's views,
+then the API.
 The rules are checked on a graph, so the checker itself is tested on synthetic graphs.
 """
 
@@ -30,6 +31,7 @@ SERVING_LAYERS = (
     "serving.predictor",
     "serving.analytics",
     "serving.lists",
+    "serving.dashboard",
     "serving.api",
     "serving.demo",
 )
