@@ -13,14 +13,41 @@ import json
 import math
 from collections.abc import Sequence
 from datetime import date
+from pathlib import PurePath
 from typing import Any
 
 import pandas as pd
 
-from nps_core.pages import count, num, percent
+from nps_core.pages import count, num, percent, render
+from nps_core.redaction import redact
+from serving.dashboard.assets import assets
+from serving.dashboard.sources import PERIODS
 from serving.lists.ledger import TeamFigure
 from serving.lists.report import team_rows
 
+VIEWS = (
+    ("nps", "NPS"),
+    ("loop", "Close the loop"),
+    ("list", "Today's list"),
+    ("impact", "Impact"),
+    ("themes", "Themes"),
+    ("drivers", "Drivers"),
+    ("model", "Model card"),
+)
+TITLES = {
+    "nps": "NPS with its intervals",
+    "loop": "Close the loop",
+    "list": "Today's list",
+    "impact": "Did the calls help?",
+    "themes": "Comment themes",
+    "drivers": "Drivers for coaching",
+    "model": "Model card",
+}
+NO_SOURCE = (
+    "No data source: start the server with `nps-risk serve --data URL` "
+    "(or set NPS_RISK_DATA_URL) to see this view."
+)
+NO_MODEL = "No model loaded: the server has no champion."
 Context = dict[str, Any]
 Chart = dict[str, Any]
 METRIC_NAMES = {
@@ -226,6 +253,8 @@ def list_view(
 ) -> Context:
     """The day's list to call with its reasons, and each customer's change in risk since the
     previous list (blank for a customer that list did not score)."""
+    if list_date is None:
+        return {"list_date": None, "charts": []}
     before = previous.set_index("customer_id")["probability"] if len(previous) else pd.Series()
     earlier = (
         today["customer_id"].map(before)
@@ -373,6 +402,15 @@ def metric_rows(metrics: dict[str, float]) -> list[list[str]]:
     return rows
 
 
+def _shown_source(source: object) -> str:
+    """A data source as a page may show it: a URL without its password, a folder by its name
+    (no internal paths)."""
+    if not source:
+        return "n/a"
+    text = str(source)
+    return redact(text) if "://" in text else PurePath(text).name
+
+
 def model_view(identity: dict[str, Any], meta: dict[str, Any], run_url: str | None) -> Context:
     split = meta.get("split") or {}
     return {
@@ -382,7 +420,7 @@ def model_view(identity: dict[str, Any], meta: dict[str, Any], run_url: str | No
             ("alias", identity["alias"]),
             ("loaded from", identity["source"]),
             ("trained at", meta.get("trained_at") or "n/a"),
-            ("training data", meta.get("source") or "n/a"),
+            ("training data", _shown_source(meta.get("source"))),
             *[(f"split: {k}", str(v)) for k, v in split.items()],
             ("features", count(len(meta.get("features") or []))),
         ],
@@ -526,3 +564,35 @@ def drivers_view(figures: dict[str, Any] | None, team: str | None) -> Context:
         },
         "charts": [c for c, show in ((chart, rows), (shap_chart, shap)) if show],
     }
+
+
+# --- the page ------------------------------------------------------------------------------
+def render_view(
+    here: str,
+    view: Context | None,
+    *,
+    prefix: str,
+    as_of: pd.Timestamp,
+    query: str = "",
+    logout_csrf: str | None = None,
+) -> str:
+    """A view's page: the bar of views, the view (or why it is empty), its charts' specs."""
+    charts: list[Chart] = (view or {}).get("charts", [])
+    return render(
+        f"dashboard/{here}.html",
+        prefix=prefix,
+        title=TITLES[here],
+        views=VIEWS,
+        here=here,
+        query=query,
+        query_amp=query.replace("?", "&"),
+        periods=tuple(PERIODS),
+        as_of=as_of.strftime("%Y-%m-%d %H:%M"),
+        view=view,
+        missing=NO_SOURCE if here != "model" else NO_MODEL,
+        charts=charts,
+        chart_ids={c["id"] for c in charts},
+        logout_csrf=logout_csrf,
+        chart_js=assets()["chart.umd.min.js"].url(prefix),
+        dashboard_js=assets()["dashboard.js"].url(prefix),
+    )

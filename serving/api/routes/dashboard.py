@@ -52,28 +52,6 @@ from training.registry import run_url
 log = logging.getLogger("nps_risk.serving")
 router = APIRouter(include_in_schema=False)
 PREFIX = "/dashboard"
-VIEWS = (
-    ("nps", "NPS"),
-    ("loop", "Close the loop"),
-    ("list", "Today's list"),
-    ("impact", "Impact"),
-    ("themes", "Themes"),
-    ("drivers", "Drivers"),
-    ("model", "Model card"),
-)
-TITLES = {
-    "nps": "NPS with its intervals",
-    "loop": "Close the loop",
-    "list": "Today's list",
-    "impact": "Did the calls help?",
-    "themes": "Comment themes",
-    "drivers": "Drivers for coaching",
-    "model": "Model card",
-}
-NO_SOURCE = (
-    "No data source: start the server with `nps-risk serve --data URL` "
-    "(or set NPS_RISK_DATA_URL) to see this view."
-)
 DATA_TTL_S = 60.0  # a page reads the source at most once a minute
 HEADERS = {
     "Cache-Control": "no-store",
@@ -265,26 +243,15 @@ async def _view(
         view = await run_in_threadpool(_drivers, request, as_of, options.get("team"))
     else:
         view = await run_in_threadpool(_model, request)
-    query = f"?as_of={quote(as_of_value.isoformat())}" if as_of_value else ""
-    charts: list[dict[str, Any]] = (view or {}).get("charts", [])
-    return _page(
-        request,
-        f"dashboard/{here}.html",
-        title=TITLES[here],
-        views=VIEWS,
-        here=here,
-        query=query,
-        query_amp=query.replace("?", "&"),
-        periods=tuple(sources.PERIODS),
-        as_of=as_of.strftime("%Y-%m-%d %H:%M"),
-        view=view,
-        missing=NO_SOURCE if here != "model" else "No model loaded: the server has no champion.",
-        charts=charts,
-        chart_ids={c["id"] for c in charts},
+    html = views.render_view(
+        here,
+        view,
+        prefix=PREFIX,
+        as_of=as_of,
+        query=f"?as_of={quote(as_of_value.isoformat())}" if as_of_value else "",
         logout_csrf=session_csrf(_secret(request), viewer.session) if viewer.session else None,
-        chart_js=assets()["chart.umd.min.js"].url(PREFIX),
-        dashboard_js=assets()["dashboard.js"].url(PREFIX),
     )
+    return HTMLResponse(html, headers=HEADERS)
 
 
 @router.get(PREFIX)

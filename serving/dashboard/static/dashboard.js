@@ -4,7 +4,7 @@
    its interval as a floating bar), "bars" (one or more series per label). */
 (function () {
   "use strict";
-  var BLUE = "#4c72b0", BAND = "rgba(76,114,176,0.18)", GREY = "rgba(120,120,120,0.35)";
+  var BLUE = "#4c72b0", BAND = "rgba(76,114,176,0.18)", GREY = "rgba(120,120,120,0.18)";
   var PALETTE = ["#9aa9c4", "#4c72b0", "#dd8452", "#55a868"];
   var specs = JSON.parse(document.getElementById("dashboard-charts").textContent);
 
@@ -22,7 +22,7 @@
           { type: "line", label: "NPS", data: spec.value, borderColor: BLUE,
             backgroundColor: BLUE, yAxisID: "y" },
           { type: "bar", label: "answers (n)", data: spec.n, backgroundColor: GREY,
-            yAxisID: "n" }
+            yAxisID: "n", order: 9 }  /* drawn first: behind the line and its band */
         ]
       },
       options: {
