@@ -4,6 +4,8 @@ attributes, the headers that keep pages private and scripts cached."""
 import re
 
 import httpx
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.serving.conftest import USER_KEY
 
@@ -84,3 +86,23 @@ def test_a_good_login_sets_a_strict_httponly_session_and_logout_needs_its_token(
         out = c.post("/dashboard/logout", data={"csrf_token": logout})
         assert out.status_code == 303
         assert c.get("/dashboard/model").status_code == 303  # signed out
+
+
+def test_the_model_card_links_its_mlflow_run(dashboard_server):
+    with _client(dashboard_server, USER_KEY) as c:
+        page = c.get("/dashboard/model").text
+    link = re.search(r'href="(http://127\.0\.0\.1:5000/#/experiments/\w+/runs/(\w+))"', page)
+    assert link is not None, "no link to the run"
+    assert f">{link.group(2)}</a>" in page  # the run id it names is the one it links
+
+
+@given(st.text(max_size=60))
+def test_after_login_only_a_dashboard_page_of_this_server(target):
+    from serving.api.routes.dashboard import _safe_next
+
+    landed = _safe_next(target)
+    assert landed == "/dashboard" or (
+        landed == target and target.startswith("/dashboard") and "//" not in target
+    )
+    assert _safe_next("//evil.example/dashboard") == "/dashboard"
+    assert _safe_next("/dashboard/list?as_of=2026-09-08") == "/dashboard/list?as_of=2026-09-08"
