@@ -8,7 +8,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export PYTHONDONTWRITEBYTECODE := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test bench lint format train serve score ui clean
+.PHONY: help demo test bench lint format train serve score ui screenshots clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -48,6 +48,9 @@ score: $(STAMP) ## today's risk list from $(DATA)
 
 ui: $(STAMP) ## MLflow UI on the embedded store (127.0.0.1:5000)
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlruns/mlflow.db --host 127.0.0.1 --port 5000
+
+screenshots: $(STAMP) ## the dashboard in headless Chromium on a small simulated loop: outputs/dashboard/, docs/dashboard.png
+	$(BIN)/python -m serving.screenshots
 
 clean: ## remove generated data, outputs and the local MLflow store (keeps .venv)
 	rm -rf data outputs .bench

@@ -36,7 +36,14 @@ class Benchmark:
 
 def registry() -> dict[str, Benchmark]:
     """Every benchmark by name; add one entry per new benchmark (API latency, risk list)."""
-    from benchmarks import api_bench, features_bench, live_bench, risklist_bench, startup_bench
+    from benchmarks import (
+        api_bench,
+        dashboard_bench,
+        features_bench,
+        live_bench,
+        risklist_bench,
+        startup_bench,
+    )
 
     entries = [
         Benchmark(
@@ -70,6 +77,12 @@ def registry() -> dict[str, Benchmark]:
             "(<= 5 ms p50) beside /v1/predict's feature path; the source's bulk reads",
             live_bench.run,
             live_bench.missing_tools,
+        ),
+        Benchmark(
+            "dashboard",
+            "each /dashboard view's answer time on a 2,000-customer simulated loop, "
+            "beside GET /v1/model on the same server",
+            dashboard_bench.run,
         ),
     ]
     return {entry.name: entry for entry in entries}

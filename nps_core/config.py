@@ -125,6 +125,18 @@ class Settings(BaseSettings):
     )
     api_keys: str = Field(default="", description="comma-separated SHA-256 hex digests")
     admin_keys: str = Field(default="", description="comma-separated SHA-256 hex digests")
+    session_secret: str | None = Field(
+        default=None,
+        min_length=32,
+        description="signs the dashboard's session cookies; unset: a random secret per "
+        "server process (sessions end when it restarts, and differ between replicas)",
+        repr=False,
+    )
+    session_hours: float = Field(default=8.0, gt=0, description="a dashboard login's lifetime")
+    mlflow_ui_url: str = Field(
+        default="http://127.0.0.1:5000",
+        description="where people open MLflow's UI (`make ui`); the model card links runs there",
+    )
     max_batch: int = Field(default=1000, gt=0)
     max_body_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
     max_events: int = Field(default=1000, gt=0, description="events per POST /v1/events batch")

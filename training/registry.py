@@ -83,6 +83,21 @@ def configure(settings: Settings) -> Any:
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
+def run_url(settings: Settings, run_id: str) -> str:
+    """Where a person opens a run in MLflow's UI: the tracking server itself when it is one,
+    else ``settings.mlflow_ui_url`` (``make ui`` on the embedded store)."""
+    client = configure(settings)
+    experiment = client.get_run(run_id).info.experiment_id
+    uri = settings.tracking_uri
+    base = settings.mlflow_ui_url
+    if uri.startswith(("http://", "https://")):
+        from urllib.parse import urlsplit, urlunsplit
+
+        parts = urlsplit(uri)  # never a password in a page: the host without user and password
+        base = urlunsplit((parts.scheme, parts.netloc.rsplit("@", 1)[-1], parts.path, "", ""))
+    return f"{base.rstrip('/')}/#/experiments/{experiment}/runs/{run_id}"
+
+
 @dataclass(frozen=True)
 class LoggedModel:
     run_id: str

@@ -419,6 +419,24 @@ def read_list(
     return list_date, frame
 
 
+def list_dates(store: Store, up_to: date | None = None) -> list[date]:
+    """The dates that have a list (those up to ``up_to`` if given), oldest first."""
+    query = select(risk_scores.c.list_date).distinct().order_by(risk_scores.c.list_date)
+    if up_to is not None:
+        query = query.where(risk_scores.c.list_date <= up_to)
+    with store.engine.connect() as conn:
+        return [row[0] for row in conn.execute(query)]
+
+
+def scores_for(store: Store, list_date: date, customer_ids: list[str]) -> pd.DataFrame:
+    """These customers' rows of one day's scores (every scored customer, either arm)."""
+    query = select(risk_scores.c.customer_id, risk_scores.c.probability, risk_scores.c.band).where(
+        risk_scores.c.list_date == list_date, risk_scores.c.customer_id.in_(customer_ids)
+    )
+    with store.engine.connect() as conn:
+        return pd.read_sql(query, conn)
+
+
 def read_followups(store: Store, list_date: date, kind: str | None = None) -> pd.DataFrame:
     with store.engine.connect() as conn:
         query = select(follow_ups).where(follow_ups.c.list_date == list_date)
