@@ -49,7 +49,7 @@ def _entry(result: NpsResult) -> dict[str, Any]:
         "nps": _finite(result.nps),
         "ci_low": _finite(result.ci_low),
         "ci_high": _finite(result.ci_high),
-        "small_sample": result.low_sample,
+        "small_sample": result.small_sample,
     }
 
 
